@@ -1,0 +1,85 @@
+"""What the indexer remembers between batches: current tag documents and pulls.
+
+The worker compares a tag's digest in the registry with the one it last
+indexed, so unchanged tags cost one HEAD, and it aggregates repository
+documents from the tag documents kept here. State is written after the
+documents it describes are durable, so a crash between the two replays work
+instead of skipping it. Pull counts carry the event-log offset they are
+applied through, so a replayed pull event is not counted twice.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from indexer.documents import TagDocument
+
+RepoKey = tuple[str, str]  # (registry, repository)
+
+
+@dataclass(frozen=True)
+class StateUpdate:
+    """The effect of one batch on the state, applied atomically."""
+
+    upserts: tuple[TagDocument, ...] = ()
+    deletes: tuple[tuple[str, str, str], ...] = ()  # (registry, repository, tag)
+    pulls: Mapping[RepoKey, int] = field(default_factory=dict)
+
+
+class IndexerState(ABC):
+    """The indexer's memory; one writer (the indexer of these repositories)."""
+
+    @abstractmethod
+    def tags(self, registry: str, repository: str) -> dict[str, TagDocument]:
+        """The tag documents last indexed for a repository, by tag."""
+
+    @abstractmethod
+    def pulls(self, registry: str, repository: str) -> int:
+        """Pulls counted so far for a repository."""
+
+    @abstractmethod
+    def repositories(self, registry: str) -> set[str]:
+        """Repositories of ``registry`` that have at least one indexed tag."""
+
+    @abstractmethod
+    def applied_through(self) -> int:
+        """The event-log offset before which pull events are already counted."""
+
+    @abstractmethod
+    def apply(self, update: StateUpdate, through: int) -> None:
+        """Apply ``update`` and record ``through`` in one durable step."""
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class MemoryState(IndexerState):
+    """State in a dict, for unit tests and throwaway runs."""
+
+    def __init__(self) -> None:
+        self._tags: dict[RepoKey, dict[str, TagDocument]] = {}
+        self._pulls: dict[RepoKey, int] = {}
+        self._through = 0
+
+    def tags(self, registry: str, repository: str) -> dict[str, TagDocument]:
+        return dict(self._tags.get((registry, repository), {}))
+
+    def pulls(self, registry: str, repository: str) -> int:
+        return self._pulls.get((registry, repository), 0)
+
+    def repositories(self, registry: str) -> set[str]:
+        return {repo for (reg, repo), tags in self._tags.items() if reg == registry and tags}
+
+    def applied_through(self) -> int:
+        return self._through
+
+    def apply(self, update: StateUpdate, through: int) -> None:
+        for doc in update.upserts:
+            self._tags.setdefault((doc.registry, doc.repository), {})[doc.tag] = doc
+        for registry, repository, tag in update.deletes:
+            self._tags.get((registry, repository), {}).pop(tag, None)
+        for key, count in update.pulls.items():
+            self._pulls[key] = self._pulls.get(key, 0) + count
+        self._through = max(self._through, through)

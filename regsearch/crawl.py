@@ -1,0 +1,69 @@
+"""``regsearch crawl``: one full reconciliation, then exit.
+
+When no ``regsearch serve`` owns the data directory, the crawl indexes the
+repositories itself. When one does, the crawl only queues the sync events and
+follows the running service's progress, so the index keeps one writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from tqdm import tqdm
+
+from indexer.consumer import GROUP
+from indexer.registry import RegistryError
+from regsearch.config import Settings
+from regsearch.embedded import Embedded, ServiceRunning, lock_data_dir
+
+log = logging.getLogger("regsearch")
+
+POLL_S = 0.2
+
+
+def crawl(settings: Settings) -> int:
+    """Reconcile once; 0 when done, 1 when the registry could not be walked."""
+    resources = Embedded.open(settings)
+    try:
+        try:
+            lock = lock_data_dir(settings.data_dir)
+        except ServiceRunning:
+            lock = None
+        try:
+            queued = resources.reconciler().reconcile()
+        except RegistryError as exc:
+            log.error("cannot walk the catalog of %s: %s", settings.registry_url, exc)
+            return 1
+        target = resources.events.end_offset()
+        with tqdm(total=queued, unit="repo", desc="crawling") as bar:
+            if lock is None:
+                follow_service(resources, target, bar)
+            else:
+                index_here(resources, target, bar)
+                lock.close()
+        return 0
+    finally:
+        resources.close()
+
+
+def index_here(resources: Embedded, target: int, bar: tqdm) -> None:  # type: ignore[type-arg]
+    """Run the indexer and the follower in this process until ``target`` is applied."""
+    stop = threading.Event()
+    consumer, follower = resources.consumer(), resources.follower()
+    while resources.events.committed(GROUP) < target:
+        bar.update(min(consumer.run_once(stop), bar.total - bar.n))
+    while follower.run_once(stop):
+        pass
+
+
+def follow_service(resources: Embedded, target: int, bar: tqdm) -> None:  # type: ignore[type-arg]
+    """Show the running service's progress through the queued events."""
+    start = resources.events.committed(GROUP)
+    while (done := resources.events.committed(GROUP)) < target:
+        bar.n = min(bar.total, max(0, done - start))
+        bar.refresh()
+        time.sleep(POLL_S)
+    bar.n = bar.total
+    bar.refresh()

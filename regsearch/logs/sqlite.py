@@ -1,0 +1,200 @@
+"""The embedded backend: logs in SQLite files in the data directory.
+
+Each log is one SQLite database in WAL mode with ``synchronous=FULL``: a
+transaction that returned is on disk, so an append that returned survives
+``kill -9`` and a batch is either wholly there or not at all. Offsets are
+``AUTOINCREMENT`` row ids, so they only grow, and writers are serialised by
+SQLite, so a reader never sees a later offset before an earlier one.
+
+A compacted log (the document log) keeps only the newest record of each key,
+as a compacted Kafka topic does; tombstones are kept so that a reader far
+behind still learns of the delete.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from regsearch.logs.abstract import (
+    DeadLetter,
+    DeadLetters,
+    Log,
+    LogUnavailable,
+    Message,
+    Record,
+)
+
+LOG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    offset INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    value BLOB,
+    appended REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_key ON records (key);
+CREATE TABLE IF NOT EXISTS dedupe (id TEXT PRIMARY KEY, appended REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS dedupe_appended ON dedupe (appended);
+CREATE TABLE IF NOT EXISTS offsets (grp TEXT PRIMARY KEY, next INTEGER NOT NULL);
+"""
+
+DEAD_LETTER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    raw BLOB NOT NULL
+);
+"""
+
+DEDUPE_RETENTION_S = 7 * 24 * 3600
+
+
+class SqliteDatabase:
+    """One SQLite file shared by the threads of a process, one statement at a time."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(schema)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; durable when the block exits without error.
+
+        Any SQLite failure becomes ``LogUnavailable`` after a rollback.
+        """
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise LogUnavailable(f"{self.path.name}: {exc}") from exc
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise LogUnavailable(f"{self.path.name}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class SqliteLog(Log):
+    """A log in one SQLite file; ``compacted`` keeps only each key's newest record."""
+
+    def __init__(self, path: Path, *, compacted: bool = False) -> None:
+        self._db = SqliteDatabase(path, LOG_SCHEMA)
+        self._compacted = compacted
+
+    def append(self, messages: Sequence[Message]) -> int:
+        now = time.time()
+        with self._db.transaction() as conn:
+            return sum(self._append_one(conn, m, now) for m in messages)
+
+    def _append_one(self, conn: sqlite3.Connection, message: Message, now: float) -> int:
+        if message.dedupe_id is not None:
+            seen = conn.execute(
+                "INSERT OR IGNORE INTO dedupe (id, appended) VALUES (?, ?)",
+                (message.dedupe_id, now),
+            )
+            if seen.rowcount == 0:
+                return 0
+        cursor = conn.execute(
+            "INSERT INTO records (key, value, appended) VALUES (?, ?, ?)",
+            (message.key, message.value, now),
+        )
+        if self._compacted:
+            conn.execute(
+                "DELETE FROM records WHERE key = ? AND offset < ?",
+                (message.key, cursor.lastrowid),
+            )
+        return 1
+
+    def read(self, offset: int, limit: int) -> list[Record]:
+        rows = self._db.query(
+            "SELECT offset, key, value FROM records WHERE offset >= ? ORDER BY offset LIMIT ?",
+            (offset, limit),
+        )
+        return [Record(o, k, None if v is None else bytes(v)) for o, k, v in rows]
+
+    def end_offset(self) -> int:
+        rows = self._db.query("SELECT seq FROM sqlite_sequence WHERE name = 'records'")
+        return (rows[0][0] + 1) if rows else 1
+
+    def committed(self, group: str) -> int:
+        rows = self._db.query("SELECT next FROM offsets WHERE grp = ?", (group,))
+        return int(rows[0][0]) if rows else 0
+
+    def commit(self, group: str, offset: int) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO offsets (grp, next) VALUES (?, ?) "
+                "ON CONFLICT (grp) DO UPDATE SET next = excluded.next",
+                (group, offset),
+            )
+
+    def prune(self, before_offset: int, *, older_than_s: float) -> int:
+        """Drop records below ``before_offset`` appended over ``older_than_s``
+        ago, and expired dedupe ids; returns how many records went."""
+        cutoff = time.time() - older_than_s
+        with self._db.transaction() as conn:
+            gone = conn.execute(
+                "DELETE FROM records WHERE offset < ? AND appended < ?",
+                (before_offset, cutoff),
+            ).rowcount
+            conn.execute(
+                "DELETE FROM dedupe WHERE appended < ?", (time.time() - DEDUPE_RETENTION_S,)
+            )
+        return gone
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SqliteDeadLetters(DeadLetters):
+    """Dead letters in one SQLite file, kept until removed."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = SqliteDatabase(path, DEAD_LETTER_SCHEMA)
+
+    def add(self, source: str, reason: str, raw: bytes) -> None:
+        stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO dead_letters (time, source, reason, raw) VALUES (?, ?, ?, ?)",
+                (stamp, source, reason, raw),
+            )
+
+    def list(self) -> list[DeadLetter]:
+        rows = self._db.query(
+            "SELECT id, time, source, reason, raw FROM dead_letters ORDER BY id"
+        )
+        return [DeadLetter(i, t, s, r, bytes(raw)) for i, t, s, r, raw in rows]
+
+    def remove(self, ids: Sequence[int]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany("DELETE FROM dead_letters WHERE id = ?", [(i,) for i in ids])
+
+    def close(self) -> None:
+        self._db.close()
