@@ -1,0 +1,135 @@
+"""The JSON API under /api/v1 and /healthz."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from indexer.documents import Document, document_to_json
+from tests.search_api.conftest import NGINX, NGINX_125, NGINX_LATEST, REDIS, REGISTRY, UNTITLED
+
+
+def get_json(client: FlaskClient, url: str, status: int = 200) -> Any:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json
+    return response.get_json()
+
+
+def as_json(doc: Document) -> Any:
+    """``doc`` as a client reads it from the wire."""
+    return json.loads(document_to_json(doc))
+
+
+def result_names(body: dict[str, Any]) -> list[str]:
+    return [r.get("name") or f"{r['repository']}:{r['tag']}" for r in body["results"]]
+
+
+def test_healthz(client: FlaskClient) -> None:
+    assert get_json(client, "/healthz") == {"status": "ok"}
+
+
+def test_search_defaults_to_repositories(client: FlaskClient) -> None:
+    body = get_json(client, "/api/v1/search?q=nginx")
+    assert (body["total"], body["limit"], body["offset"]) == (2, 25, 0)
+    assert body["results"][0] == as_json(NGINX)
+    assert result_names(body) == ["library/nginx", "tools/nginx-untitled"]
+
+
+def test_empty_query_lists_newest_first(client: FlaskClient) -> None:
+    body = get_json(client, "/api/v1/search")
+    assert result_names(body) == [REDIS.name, NGINX.name, UNTITLED.name]
+
+
+def test_limit_and_offset(client: FlaskClient) -> None:
+    body = get_json(client, "/api/v1/search?limit=1&offset=1")
+    assert (body["total"], body["limit"], body["offset"]) == (3, 1, 1)
+    assert result_names(body) == [NGINX.name]
+
+
+def test_tag_results_carry_every_field(client: FlaskClient) -> None:
+    body = get_json(client, "/api/v1/search?kind=tag&q=nginx")
+    assert body["total"] == 2
+    latest = next(r for r in body["results"] if r["tag"] == "latest")
+    assert latest == as_json(NGINX_LATEST)
+    assert latest["kind"] == "tag"
+    assert latest["platforms"] == [
+        {"os": "linux", "architecture": "amd64", "variant": ""},
+        {"os": "linux", "architecture": "arm", "variant": "v7"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ("arch=arm", [NGINX.name]),
+        ("arch=amd64&os=linux", [REDIS.name, NGINX.name]),
+        ("os=windows", []),
+        ("arch=&os=", [REDIS.name, NGINX.name, UNTITLED.name]),
+    ],
+)
+def test_filters(client: FlaskClient, filters: str, expected: list[str]) -> None:
+    assert result_names(get_json(client, f"/api/v1/search?{filters}")) == expected
+
+
+def test_tag_filters(client: FlaskClient) -> None:
+    body = get_json(client, "/api/v1/search?kind=tag&arch=arm")
+    assert result_names(body) == ["library/nginx:latest"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=1000", "limit"),
+        ("limit=0", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("kind=foo", "kind"),
+        ("q=" + "x" * 257, "q"),
+        ("color=blue", "color"),
+        ("kind=tag&kind=repository", "kind"),
+    ],
+)
+def test_invalid_parameters_are_400(client: FlaskClient, query: str, field: str) -> None:
+    error = get_json(client, f"/api/v1/search?{query}", status=400)["error"]
+    assert error["status"] == 400
+    assert error["field"] == field
+    assert f"'{field}'" in error["message"]
+
+
+def test_400_message_says_what_is_wrong(client: FlaskClient) -> None:
+    assert "one of: repository, tag" in get_json(client, "/api/v1/search?kind=foo", 400)["error"]["message"]
+    assert "unknown" in get_json(client, "/api/v1/search?color=blue", 400)["error"]["message"]
+    assert "256" in get_json(client, "/api/v1/search?q=" + "x" * 257, 400)["error"]["message"]
+
+
+@pytest.mark.parametrize("q", ['"', "name:nginx", "*", "nginx AND", "(", "ñ😀", "x" * 256])
+def test_odd_queries_answer_200(client: FlaskClient, q: str) -> None:
+    response = client.get("/api/v1/search", query_string={"q": q})
+    assert response.status_code == 200
+
+
+def test_repository_with_its_tag_documents(client: FlaskClient) -> None:
+    body = get_json(client, "/api/v1/repositories/library/nginx")
+    assert body == {
+        **as_json(NGINX),
+        "tags": [as_json(NGINX_LATEST), as_json(NGINX_125)],
+    }
+
+
+def test_repository_by_registry(client: FlaskClient) -> None:
+    assert get_json(client, f"/api/v1/repositories/library/nginx?registry={REGISTRY}")["name"] == NGINX.name
+    error = get_json(client, "/api/v1/repositories/library/nginx?registry=other.example", 404)["error"]
+    assert error["status"] == 404
+
+
+def test_missing_repository_is_404(client: FlaskClient) -> None:
+    error = get_json(client, "/api/v1/repositories/library/postgres", 404)["error"]
+    assert error == {"status": 404, "message": "repository 'library/postgres' is not in the index"}
+
+
+def test_repository_rejects_unknown_parameters(client: FlaskClient) -> None:
+    assert get_json(client, "/api/v1/repositories/library/nginx?tag=x", 400)["error"]["field"] == "tag"
