@@ -49,7 +49,11 @@ class IndexerState(ABC):
 
     @abstractmethod
     def apply(self, update: StateUpdate, through: int) -> None:
-        """Apply ``update`` and record ``through`` in one durable step."""
+        """Apply ``update`` and record ``through`` in one durable step.
+
+        Pull counts are added only when ``through`` is beyond
+        ``applied_through()``: applying the same batch twice counts once.
+        """
 
     def close(self) -> None:
         """Release resources."""
@@ -80,6 +84,7 @@ class MemoryState(IndexerState):
             self._tags.setdefault((doc.registry, doc.repository), {})[doc.tag] = doc
         for registry, repository, tag in update.deletes:
             self._tags.get((registry, repository), {}).pop(tag, None)
-        for key, count in update.pulls.items():
-            self._pulls[key] = self._pulls.get(key, 0) + count
-        self._through = max(self._through, through)
+        if through > self._through:
+            for key, count in update.pulls.items():
+                self._pulls[key] = self._pulls.get(key, 0) + count
+            self._through = through

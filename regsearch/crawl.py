@@ -48,7 +48,7 @@ def crawl(settings: Settings) -> int:
         resources.close()
 
 
-def index_here(resources: Embedded, target: int, bar: tqdm) -> None:  # type: ignore[type-arg]
+def index_here(resources: Embedded, target: int, bar: tqdm) -> None:
     """Run the indexer and the follower in this process until ``target`` is applied."""
     stop = threading.Event()
     consumer, follower = resources.consumer(), resources.follower()
@@ -58,7 +58,7 @@ def index_here(resources: Embedded, target: int, bar: tqdm) -> None:  # type: ig
         pass
 
 
-def follow_service(resources: Embedded, target: int, bar: tqdm) -> None:  # type: ignore[type-arg]
+def follow_service(resources: Embedded, target: int, bar: tqdm) -> None:
     """Show the running service's progress through the queued events."""
     start = resources.events.committed(GROUP)
     while (done := resources.events.committed(GROUP)) < target:

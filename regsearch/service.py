@@ -94,6 +94,9 @@ def serve(settings: Settings) -> int:
     server = waitress.create_server(
         build_app(resources), host=settings.listen_host, port=settings.listen_port,
         threads=settings.threads, ident="regsearch",
+        # waitress buffers bodies before the app sees them: bound that too,
+        # leaving the exact limit (and its JSON 413) to the receiver
+        max_request_body_size=2 * settings.max_body_bytes,
     )
     signal.signal(signal.SIGTERM, raise_exit)
     log.info("serving on http://%s:%d (data in %s)", settings.listen_host, settings.listen_port, settings.data_dir)

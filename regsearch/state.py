@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from indexer.documents import TagDocument, document_from_json, document_to_json
@@ -50,6 +51,11 @@ class SqliteIndexerState(IndexerState):
         rows = self._db.query("SELECT value FROM meta WHERE name = 'through'")
         return int(rows[0][0]) if rows else 0
 
+    @staticmethod
+    def _through(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'through'").fetchone()
+        return int(row[0]) if row else 0
+
     def apply(self, update: StateUpdate, through: int) -> None:
         with self._db.transaction() as conn:
             conn.executemany(
@@ -60,6 +66,8 @@ class SqliteIndexerState(IndexerState):
                 "DELETE FROM tags WHERE registry = ? AND repository = ? AND tag = ?",
                 update.deletes,
             )
+            if through <= self._through(conn):
+                return
             conn.executemany(
                 "INSERT INTO pulls (registry, repository, count) VALUES (?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET count = count + excluded.count",
@@ -67,7 +75,7 @@ class SqliteIndexerState(IndexerState):
             )
             conn.execute(
                 "INSERT INTO meta (name, value) VALUES ('through', ?) "
-                "ON CONFLICT DO UPDATE SET value = max(value, excluded.value)",
+                "ON CONFLICT DO UPDATE SET value = excluded.value",
                 (through,),
             )
 

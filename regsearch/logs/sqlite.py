@@ -88,7 +88,7 @@ class SqliteDatabase:
             except sqlite3.Error as exc:
                 raise LogUnavailable(f"{self.path.name}: {exc}") from exc
 
-    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()

@@ -1,0 +1,227 @@
+"""Turns a batch of events into document changes by asking the registry.
+
+Events are hints (ARCHITECTURE.md, principle 1): a push, delete or sync names
+a repository and maybe a tag or digest; the worker asks the registry what is
+there *now* and writes that. So a batch can be replayed at will and events
+may arrive in any order. Errors from the registry decide what happens:
+
+    TransientError, Unauthorized -> raised: the batch is retried as a whole
+    NotFound                     -> the tag (or repository) is gone: tombstone
+    InvalidContent               -> that tag's event is dead-lettered; the rest go on
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from indexer.documents import Document, TagDocument, repository_doc_id
+from indexer.fetch import fetch_tag_document
+from indexer.metadata import build_repository_document
+from indexer.registry import FetchedManifest, InvalidContent, NotFound
+from indexer.state import IndexerState, RepoKey, StateUpdate
+from webhooks.events import Event
+
+
+class RegistrySource(Protocol):
+    """The part of the registry client the worker uses."""
+
+    def tags(self, repository: str) -> list[str]: ...
+    def head_manifest(self, repository: str, reference: str) -> str: ...
+    def get_manifest(self, repository: str, reference: str) -> FetchedManifest: ...
+    def get_blob(self, repository: str, digest: str, max_bytes: int = ...) -> bytes: ...
+
+
+Change = tuple[str, Document | None]
+
+
+@dataclass(frozen=True)
+class DeadEvent:
+    """An event the worker could not use, and why."""
+
+    event: Event
+    reason: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Document changes in order, the state update, and poison events."""
+
+    changes: tuple[Change, ...]
+    state: StateUpdate
+    dead: tuple[DeadEvent, ...]
+
+
+@dataclass
+class RepositoryPlan:
+    """What a batch asks of one repository."""
+
+    full_sync: bool = False
+    tags: dict[str, str | None] = field(default_factory=dict)  # tag -> push time hint
+    deleted_digests: set[str] = field(default_factory=set)
+    pulls: int = 0
+
+
+Unchanged = object()
+TagOutcome = TagDocument | None | DeadEvent | object  # doc, gone, poison, Unchanged
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plan_batch(events: Iterable[Event]) -> dict[RepoKey, RepositoryPlan]:
+    """Group events by repository and reduce them to what must be checked."""
+    plans: dict[RepoKey, RepositoryPlan] = {}
+    for event in events:
+        plan = plans.setdefault((event.registry, event.repository), RepositoryPlan())
+        if event.action == "pull":
+            plan.pulls += 1
+        elif event.action == "sync" and event.tag is None:
+            plan.full_sync = True
+        elif event.tag is not None:
+            plan.tags[event.tag] = event.timestamp if event.action == "push" else None
+        elif event.action == "delete" and event.digest is not None:
+            plan.deleted_digests.add(event.digest)
+    return plans
+
+
+class Worker:
+    """Computes what a batch of events changes; writes nothing itself."""
+
+    def __init__(
+        self,
+        source: RegistrySource,
+        state: IndexerState,
+        registry: str,
+        *,
+        executor: Executor | None = None,
+        now: Callable[[], str] = utc_now,
+    ) -> None:
+        self._source = source
+        self._state = state
+        self._registry = registry
+        self._executor = executor
+        self._now = now
+
+    def process(self, events: Sequence[Event]) -> BatchResult:
+        """Ask the registry about everything ``events`` mention.
+
+        Raises ``TransientError``/``Unauthorized`` from the registry untouched:
+        nothing of the batch may be committed then.
+        """
+        foreign = [e for e in events if e.registry != self._registry]
+        plans = plan_batch(e for e in events if e.registry == self._registry)
+        known = {key: self._state.tags(*key) for key in plans}
+        listed = self._list_tags({k: p for k, p in plans.items() if p.full_sync})
+        work = [
+            (key, tag, hint)
+            for key, plan in plans.items()
+            for tag, hint in self._tags_to_check(plan, known[key], listed.get(key)).items()
+        ]
+        results = self._map(lambda w: self._refresh_tag(w[0], w[1], w[2], known[w[0]]), work)
+        outcomes: dict[RepoKey, dict[str, TagOutcome]] = {key: {} for key in plans}
+        for (key, tag, _), outcome in zip(work, results):
+            outcomes[key][tag] = outcome
+        result = self._assemble(plans, known, listed, outcomes)
+        dead = tuple(DeadEvent(e, f"unknown registry {e.registry!r}") for e in foreign)
+        return BatchResult(result.changes, result.state, result.dead + dead)
+
+    def _map(self, fn: Callable[[tuple], TagOutcome], items: list[tuple]) -> list[TagOutcome]:
+        if self._executor is None or len(items) < 2:
+            return [fn(i) for i in items]
+        return list(self._executor.map(fn, items))
+
+    def _list_tags(self, plans: dict[RepoKey, RepositoryPlan]) -> dict[RepoKey, list[str]]:
+        def list_one(key: RepoKey) -> list[str]:
+            try:
+                return self._source.tags(key[1])
+            except NotFound:
+                return []
+
+        keys = list(plans)
+        if self._executor is None or len(keys) < 2:
+            return {k: list_one(k) for k in keys}
+        return dict(zip(keys, self._executor.map(list_one, keys)))
+
+    @staticmethod
+    def _tags_to_check(
+        plan: RepositoryPlan, known: dict[str, TagDocument], listed: list[str] | None
+    ) -> dict[str, str | None]:
+        wanted = dict(plan.tags)
+        for tag, doc in known.items():
+            if doc.digest in plan.deleted_digests:
+                wanted.setdefault(tag, None)
+        for tag in listed or ():
+            wanted.setdefault(tag, None)
+        return wanted
+
+    def _refresh_tag(
+        self, key: RepoKey, tag: str, pushed_hint: str | None, known: dict[str, TagDocument]
+    ) -> TagOutcome:
+        repository = key[1]
+        try:
+            digest = self._source.head_manifest(repository, tag)
+            old = known.get(tag)
+            if old is not None and old.digest == digest:
+                return Unchanged
+            pushed = pushed_hint or self._now()
+            return fetch_tag_document(
+                self._source, self._registry, repository, tag, pushed=pushed, known_digest=digest
+            )
+        except NotFound:
+            return None
+        except InvalidContent as exc:
+            event = Event(str(uuid.uuid4()), "sync", self._registry, repository, tag=tag)
+            return DeadEvent(event, f"{repository}:{tag}: {exc}")
+
+    def _assemble(
+        self,
+        plans: dict[RepoKey, RepositoryPlan],
+        known: dict[RepoKey, dict[str, TagDocument]],
+        listed: dict[RepoKey, list[str]],
+        outcomes: dict[RepoKey, dict[str, TagOutcome]],
+    ) -> BatchResult:
+        changes: list[Change] = []
+        upserts: list[TagDocument] = []
+        deletes: list[tuple[str, str, str]] = []
+        dead: list[DeadEvent] = []
+        pulls: Counter[RepoKey] = Counter()
+        for key, plan in plans.items():
+            tags = dict(known[key])
+            changed = False
+            gone = set(tags) - set(listed[key]) if key in listed else set()
+            for tag, outcome in outcomes[key].items():
+                if isinstance(outcome, DeadEvent):
+                    dead.append(outcome)
+                elif isinstance(outcome, TagDocument):
+                    tags[tag] = outcome
+                    upserts.append(outcome)
+                    changes.append((outcome.doc_id, outcome))
+                    changed = True
+                elif outcome is None and tag in tags:
+                    gone.add(tag)
+            for tag in sorted(gone):
+                doc = tags.pop(tag)
+                deletes.append((key[0], key[1], tag))
+                changes.append((doc.doc_id, None))
+                changed = True
+            if plan.pulls:
+                pulls[key] += plan.pulls
+            if changed or plan.pulls:
+                changes.append(self._repository_change(key, tags, plan.pulls))
+        update = StateUpdate(tuple(upserts), tuple(deletes), dict(pulls))
+        return BatchResult(tuple(changes), update, tuple(dead))
+
+    def _repository_change(self, key: RepoKey, tags: dict[str, TagDocument], new_pulls: int) -> Change:
+        doc_id = repository_doc_id(*key)
+        if not tags:
+            return (doc_id, None)
+        pulls = self._state.pulls(*key) + new_pulls
+        ordered = [tags[t] for t in sorted(tags)]
+        return (doc_id, build_repository_document(key[0], key[1], ordered, pulls))

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.consumer import GROUP, IndexerConsumer
+from indexer.documents import document_from_json, repository_doc_id
+from indexer.policies import BatchPolicy, RetryPolicy
+from indexer.registry import TransientError
+from indexer.state import IndexerState
+from indexer.worker import Worker
+from regsearch.logs import LogUnavailable, Message
+from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
+from regsearch.state import SqliteIndexerState
+from tests.indexer.fake_registry import FakeRegistry, image_config
+from webhooks.events import Event
+
+REG = "registry.test:5000"
+FAST = RetryPolicy(initial_s=0.001, max_s=0.005)
+
+
+class Pipeline:
+    def __init__(self, tmp: Path, registry: FakeRegistry) -> None:
+        self.events = SqliteLog(tmp / "events.sqlite3")
+        self.documents = SqliteLog(tmp / "documents.sqlite3", compacted=True)
+        self.dead = SqliteDeadLetters(tmp / "dead.sqlite3")
+        self.state: IndexerState = SqliteIndexerState(tmp / "state.sqlite3")
+        worker = Worker(registry, self.state, REG)
+        self.consumer = IndexerConsumer(
+            self.events, self.documents, self.dead, self.state, worker,
+            batch=BatchPolicy(max_delay_s=0), retry=FAST,
+        )
+
+    def push(self, *events: Event) -> None:
+        self.events.append([Message(e.key, e.to_json(), e.id) for e in events])
+
+    def docs(self) -> dict[str, object]:
+        return {r.key: r.value and document_from_json(r.value) for r in self.documents.read(0, 1000)}
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    reg = FakeRegistry()
+    reg.push_image("team/app", tag="1.0", config=image_config())
+    return reg
+
+
+def test_batch_writes_documents_then_commits(tmp_path: Path, registry: FakeRegistry) -> None:
+    p = Pipeline(tmp_path, registry)
+    p.push(Event("e1", "push", REG, "team/app", tag="1.0"))
+    assert p.consumer.run_once() == 1
+    assert repository_doc_id(REG, "team/app") in p.docs()
+    assert p.events.committed(GROUP) == p.events.end_offset()
+    assert p.consumer.run_once() == 0
+
+
+def test_registry_outage_is_retried_not_dropped(tmp_path: Path, registry: FakeRegistry) -> None:
+    p = Pipeline(tmp_path, registry)
+    p.push(Event("e1", "push", REG, "team/app", tag="1.0"))
+    failures = iter([TransientError("503"), TransientError("timeout")])
+    original = registry.head_manifest
+
+    def flaky(repository: str, reference: str) -> str:
+        error = next(failures, None)
+        if error:
+            raise error
+        return original(repository, reference)
+
+    registry.head_manifest = flaky  # type: ignore[method-assign]
+    assert p.consumer.run_once() == 1
+    assert repository_doc_id(REG, "team/app") in p.docs()
+
+
+def test_undecodable_record_is_dead_lettered(tmp_path: Path, registry: FakeRegistry) -> None:
+    p = Pipeline(tmp_path, registry)
+    p.events.append([Message("x/y", b"not an event")])
+    p.push(Event("e1", "push", REG, "team/app", tag="1.0"))
+    assert p.consumer.run_once() == 2
+    [letter] = p.dead.list()
+    assert letter.source == "indexer" and letter.raw == b"not an event"
+    assert "undecodable" in letter.reason
+    assert repository_doc_id(REG, "team/app") in p.docs()
+
+
+def test_replayed_pulls_are_counted_once(tmp_path: Path, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = Pipeline(tmp_path, registry)
+    p.push(Event("e1", "push", REG, "team/app", tag="1.0"))
+    p.consumer.run_once()
+    p.push(Event("p1", "pull", REG, "team/app", tag="1.0"), Event("p2", "pull", REG, "team/app", tag="1.0"))
+    commits = iter([LogUnavailable("disk full")])
+    real_commit = p.events.commit
+
+    def failing_commit(group: str, offset: int) -> None:
+        error = next(commits, None)
+        if error:
+            raise error
+        real_commit(group, offset)
+
+    monkeypatch.setattr(p.events, "commit", failing_commit)
+    p.consumer.run_once()  # state applied, commit failed, retried
+    assert p.state.pulls(REG, "team/app") == 2
+    p.events.commit(GROUP, p.events.committed(GROUP) - 1)  # as if the process died before committing
+    p.consumer.run_once()
+    assert p.state.pulls(REG, "team/app") == 2

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from indexer.documents import RepositoryDocument, TagDocument, repository_doc_id, tag_doc_id
+from indexer.registry import InvalidContent, TransientError
+from indexer.state import MemoryState
+from indexer.worker import BatchResult, Worker
+from tests.indexer.fake_registry import FakeRegistry, image_config
+from webhooks.events import Action, Event
+
+REG = "registry.test:5000"
+NOW = "2026-11-28T12:00:00Z"
+
+
+def event(action: Action, repo: str = "team/app", tag: str | None = None, digest: str | None = None) -> Event:
+    return Event(f"{action}-{repo}-{tag}-{digest}", action, REG, repo, tag=tag, digest=digest,
+                 timestamp="2026-11-28T11:00:00Z")
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    reg = FakeRegistry()
+    reg.push_image("team/app", tag="1.0", config=image_config(labels={"org.opencontainers.image.title": "App"}))
+    reg.push_image("team/app", tag="latest", config=image_config(architecture="arm64"), layer_seed="b")
+    return reg
+
+
+def run(worker: Worker, state: MemoryState, *events: Event) -> BatchResult:
+    result = worker.process(list(events))
+    state.apply(result.state, through=0)
+    return result
+
+
+def make(registry: FakeRegistry, state: MemoryState, threads: bool = False) -> Worker:
+    executor = ThreadPoolExecutor(4) if threads else None
+    return Worker(registry, state, REG, executor=executor, now=lambda: NOW)
+
+
+def test_push_indexes_the_tag_and_its_repository(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    result = run(make(registry, state), state, event("push", tag="1.0"))
+    ids = [doc_id for doc_id, _ in result.changes]
+    assert ids == [tag_doc_id(REG, "team/app", "1.0"), repository_doc_id(REG, "team/app")]
+    tag_doc, repo_doc = (doc for _, doc in result.changes)
+    assert isinstance(tag_doc, TagDocument) and tag_doc.title == "App"
+    assert tag_doc.pushed == "2026-11-28T11:00:00Z"
+    assert isinstance(repo_doc, RepositoryDocument) and repo_doc.tags == ("1.0",)
+    assert set(state.tags(REG, "team/app")) == {"1.0"}
+
+
+def test_unchanged_tag_costs_one_head(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    worker = make(registry, state)
+    run(worker, state, event("push", tag="1.0"))
+    registry.calls.clear()
+    result = run(worker, state, event("push", tag="1.0"))
+    assert result.changes == ()
+    assert [c[0] for c in registry.calls] == ["head_manifest"]
+
+
+def test_delete_by_digest_removes_every_tag_pointing_at_it(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    worker = make(registry, state)
+    run(worker, state, event("push", tag="1.0"), event("push", tag="latest"))
+    digest = registry.tag_map["team/app"].pop("1.0")
+    result = run(worker, state, event("delete", digest=digest))
+    assert result.changes[0] == (tag_doc_id(REG, "team/app", "1.0"), None)
+    repo_doc = result.changes[1][1]
+    assert isinstance(repo_doc, RepositoryDocument) and repo_doc.tags == ("latest",)
+
+
+def test_repository_without_tags_leaves_the_search(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    worker = make(registry, state)
+    run(worker, state, event("push", tag="1.0"), event("push", tag="latest"))
+    del registry.tag_map["team/app"]
+    result = run(worker, state, event("sync"))
+    assert sorted(doc_id for doc_id, doc in result.changes if doc is None) == sorted(
+        [tag_doc_id(REG, "team/app", "1.0"), tag_doc_id(REG, "team/app", "latest"),
+         repository_doc_id(REG, "team/app")]
+    )
+    assert state.repositories(REG) == set()
+
+
+def test_sync_fetches_only_new_and_changed_tags(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    worker = make(registry, state, threads=True)
+    run(worker, state, event("push", tag="1.0"))
+    registry.push_image("team/app", tag="1.0", config=image_config(created="2026-01-01T00:00:00Z"), layer_seed="c")
+    registry.calls.clear()
+    result = run(worker, state, event("sync"))
+    changed = {doc_id for doc_id, _ in result.changes}
+    assert changed == {tag_doc_id(REG, "team/app", t) for t in ("1.0", "latest")} | {repository_doc_id(REG, "team/app")}
+    assert all(doc.pushed == NOW for _, doc in result.changes if isinstance(doc, TagDocument))
+
+
+def test_poison_manifest_is_dead_lettered_and_the_rest_goes_on(registry: FakeRegistry) -> None:
+    registry.fail("team/app", "latest", InvalidContent("digest mismatch"))
+    state = MemoryState()
+    result = run(make(registry, state), state, event("sync"))
+    assert [d.event.tag for d in result.dead] == ["latest"]
+    assert "digest mismatch" in result.dead[0].reason
+    assert tag_doc_id(REG, "team/app", "1.0") in {doc_id for doc_id, _ in result.changes}
+
+
+def test_transient_errors_fail_the_whole_batch(registry: FakeRegistry) -> None:
+    registry.fail("team/app", "1.0", TransientError("503"))
+    with pytest.raises(TransientError):
+        make(registry, MemoryState()).process([event("push", tag="1.0")])
+
+
+def test_pulls_are_counted_per_repository(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    worker = make(registry, state)
+    run(worker, state, event("push", tag="1.0"))
+    result = run(worker, state, event("pull", tag="1.0"), event("pull", digest="sha256:x"))
+    assert dict(result.state.pulls) == {(REG, "team/app"): 2}
+    repo_doc = result.changes[-1][1]
+    assert isinstance(repo_doc, RepositoryDocument) and repo_doc.pulls == 2
+
+
+def test_events_of_another_registry_are_dead_lettered(registry: FakeRegistry) -> None:
+    other = Event("x", "push", "elsewhere:5000", "team/app", tag="1.0")
+    result = make(registry, MemoryState()).process([other])
+    assert result.changes == () and "unknown registry" in result.dead[0].reason
