@@ -46,6 +46,7 @@ from indexer.registry_errors import (
     raise_for_status,
     verify_digest,
 )
+from regsearch import USER_AGENT
 
 __all__ = [
     "DOCKER_MANIFEST",
@@ -74,9 +75,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 MANIFEST_MEDIA_TYPES: tuple[str, ...] = (OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST)
 """The manifest media types the indexer understands, in ``Accept`` order."""
-
-USER_AGENT = "regsearch-indexer/0.1"
-"""Sent on every call, so pulls made by the indexer can be told from users' pulls."""
 
 _ACCEPT_MANIFESTS = ", ".join(MANIFEST_MEDIA_TYPES)
 _DIGEST_HEADER = "Docker-Content-Digest"
