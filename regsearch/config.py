@@ -132,7 +132,8 @@ def to_number(name: str, value: str | None, kind: type[int] | type[float]) -> fl
 
 
 def build_settings(values: Mapping[str, str | None]) -> Settings:
-    """Settings from raw flag/environment values keyed like ``ENV``."""
+    """Settings from raw flag/environment values keyed like ``ENV``; missing ones take their defaults."""
+    values = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     data_dir = Path(values.get("data_dir") or DEFAULT_DATA_DIR)
     host, port = parse_listen(values.get("listen") or DEFAULT_LISTEN)
     token = values.get("webhook_token")

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from regsearch.cli import build_parser
+from regsearch.config import ConfigError, Settings, build_settings, env_default, notifications_block
+
+
+def settings_for(tmp_path: Path, **values: str) -> Settings:
+    return build_settings({"data_dir": str(tmp_path / "data"), **values})
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = settings_for(tmp_path)
+    assert (s.registry_url, s.listen_host, s.listen_port) == ("http://localhost:5000", "127.0.0.1", 8080)
+    assert s.max_body_bytes == 4 * 1024 * 1024 and s.reconcile_interval_s == 600
+
+
+def test_generated_token_is_kept_private_and_reused(tmp_path: Path) -> None:
+    first = settings_for(tmp_path).webhook_tokens
+    token_file = tmp_path / "data" / "webhook-token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert settings_for(tmp_path).webhook_tokens == first and len(first[0]) >= 32
+
+
+def test_given_tokens_win_and_may_be_several(tmp_path: Path) -> None:
+    assert settings_for(tmp_path, webhook_token="new, old").webhook_tokens == ("new", "old")
+    assert not (tmp_path / "data" / "webhook-token").exists()
+
+
+def test_environment_twins_are_flag_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGSEARCH_LISTEN", "0.0.0.0:9000")
+    monkeypatch.setenv("REGSEARCH_REGISTRY", "https://reg.example")
+    args = build_parser().parse_args(["serve"])
+    assert (args.listen, args.registry) == ("0.0.0.0:9000", "https://reg.example")
+    assert build_parser().parse_args(["serve", "--listen", "127.0.0.1:1"]).listen == "127.0.0.1:1"
+    assert env_default("data_dir", {}) == "./regsearch-data"
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"listen": "8080"}, "--listen"),
+        ({"listen": "host:99999"}, "--listen"),
+        ({"registry": "localhost:5000"}, "--registry"),
+        ({"max_body_bytes": "lots"}, "max-body-bytes"),
+        ({"reconcile_interval": "-1"}, "reconcile-interval"),
+        ({"registry_password_file": "/nonexistent/pw"}, "--registry-password-file"),
+    ],
+)
+def test_bad_settings_name_the_flag(tmp_path: Path, values: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        settings_for(tmp_path, **values)
+
+
+def test_password_comes_from_the_first_line_of_its_file(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret\nignored\n")
+    assert settings_for(tmp_path, registry_password_file=str(tmp_path / "pw")).registry_password == "s3cret"
+
+
+def test_notifications_block_names_url_and_token(tmp_path: Path) -> None:
+    s = settings_for(tmp_path, webhook_token="tok", public_url="https://search.example/")
+    block = notifications_block(s)
+    assert "url: https://search.example/notifications" in block
+    assert "Authorization: [Bearer tok]" in block
+    assert "application/octet-stream" in block
