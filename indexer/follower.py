@@ -1,23 +1,20 @@
 """The follower: the only writer of a search replica's Whoosh index.
 
-It reads the document log from the offset stored in the index itself, applies
-each batch in one commit together with the new offset, and so resumes exactly
-where it stopped after a restart; a replay after a crash re-applies upserts
-and tombstones, which is harmless.
+It reads every partition of the document log from the positions stored in
+the index itself, applies each batch in one commit together with the new
+positions, and so resumes exactly where it stopped after a restart; a replay
+after a crash re-applies upserts and tombstones, which is harmless.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 
-from indexer.consumer import read_batch, retrying
 from indexer.documents import Document, document_from_json
 from indexer.index import SearchIndex
-from indexer.policies import BatchPolicy, RetryPolicy
-from regsearch.logs import Log, Record
-
-log = logging.getLogger(__name__)
+from indexer.policies import BatchPolicy, RetryPolicy, read_batch
+from indexer.retry import retrying
+from regsearch.logs import Consumer, Log, Positions, Record, behind, next_positions
 
 
 def decode_change(record: Record) -> tuple[str, Document | None]:
@@ -42,23 +39,36 @@ class Follower:
         self._retry = retry
 
     def run(self, stop: threading.Event) -> None:
-        """Apply batches until ``stop`` is set."""
-        while not stop.is_set():
-            applied = 0
-            for attempt in retrying(self._retry, stop, "following the document log"):
-                with attempt:
-                    applied = self.run_once(stop)
-            if not applied:
-                stop.wait(self._batch.poll_interval_s)
+        """Apply batches until ``stop`` is set; after a failure, resume from the index's positions."""
+        for attempt in retrying(self._retry, stop, "following the document log"):
+            with attempt:
+                self._follow(stop)
 
-    def run_once(self, stop: threading.Event | None = None) -> int:
-        """Apply one batch; returns how many records it applied."""
-        offset = self.index.applied_offset()
-        records = read_batch(self.documents, offset, self._batch, stop or threading.Event())
+    def _follow(self, stop: threading.Event) -> None:
+        reader = self.documents.reader(self.index.applied_positions())
+        try:
+            while not stop.is_set():
+                self.apply_batch(reader)
+        finally:
+            reader.close()
+
+    def catch_up(self) -> None:
+        """Apply everything appended so far; for one-shot runs."""
+        reader = self.documents.reader(self.index.applied_positions())
+        try:
+            while self.lag():
+                self.apply_batch(reader)
+        finally:
+            reader.close()
+
+    def apply_batch(self, reader: Consumer) -> int:
+        """Apply the next batch; returns how many records it applied."""
+        records = read_batch(reader, self._batch)
         if records:
-            self.index.apply([decode_change(r) for r in records], records[-1].offset + 1)
+            positions = next_positions(records, self.index.applied_positions())
+            self.index.apply([decode_change(r) for r in records], positions)
         return len(records)
 
-    def caught_up(self) -> bool:
-        """True when every document appended so far is in the index."""
-        return self.index.applied_offset() >= self.documents.end_offset()
+    def lag(self, ends: Positions | None = None) -> int:
+        """Documents appended (up to ``ends``, else now) but not yet in the index."""
+        return behind(self.index.applied_positions(), ends or self.documents.end_offsets())

@@ -40,7 +40,9 @@ from indexer.schema import (
     document_fields,
     meta_fields,
     parse_time,
+    positions_from_meta,
 )
+from regsearch.logs import Positions
 
 EXACT_NAME_BOOST = 1000.0
 _WRITER_TIMEOUT_SECONDS = 1.0
@@ -105,17 +107,16 @@ class SearchIndex:
             ix = whoosh_index.create_in(str(path), build_schema())
         return cls(ix, path)
 
-    def applied_offset(self) -> int:
-        """The next document-log offset to apply; 0 for a new index.
+    def applied_positions(self) -> dict[int, int]:
+        """The document-log positions to resume from; empty for a new index.
 
-        Committed in the same commit as the batch it follows, so after a crash
-        the follower resumes exactly after the last durable batch.
+        Committed in the same commit as the batch they follow, so after a
+        crash the follower resumes exactly after the last durable batch.
         """
-        stored = self._searcher().document(id=META_ID)
-        return int(stored["offset"]) if stored else 0
+        return positions_from_meta(self._searcher().document(id=META_ID))
 
-    def apply(self, changes: Sequence[tuple[str, Document | None]], next_offset: int) -> None:
-        """Write one batch of document-log changes and ``next_offset`` in one commit.
+    def apply(self, changes: Sequence[tuple[str, Document | None]], positions: Positions) -> None:
+        """Write one batch of document-log changes and the ``positions`` after it in one commit.
 
         ``changes`` are ``(doc_id, document)`` pairs in log order; ``None`` is a
         tombstone. Several changes to one id collapse to the last. The key must
@@ -131,7 +132,7 @@ class SearchIndex:
                 if doc is not None:
                     writer.add_document(**document_fields(doc))
             writer.delete_by_term("id", META_ID)
-            writer.add_document(**meta_fields(next_offset))
+            writer.add_document(**meta_fields(positions))
         except BaseException:
             writer.cancel()
             raise

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regsearch.logs import Consumer, Record
+
 
 @dataclass(frozen=True)
 class BatchPolicy:
-    """A batch closes at ``max_records`` or ``max_delay_s`` after its first record."""
+    """A batch closes at ``max_records`` or ``max_delay_s`` after its first record;
+    an idle consumer waits up to ``poll_timeout_s`` for one."""
 
     max_records: int = 500
     max_delay_s: float = 0.02
-    poll_interval_s: float = 0.05
+    poll_timeout_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_records < 1:
             raise ValueError("max_records must be at least 1")
-        if self.max_delay_s < 0 or self.poll_interval_s <= 0:
+        if self.max_delay_s < 0 or self.poll_timeout_s <= 0:
             raise ValueError("delays must be positive")
+
+
+def read_batch(consumer: Consumer, policy: BatchPolicy) -> list[Record]:
+    """The next batch: waits for a first record, then up to ``max_delay_s`` to fill it."""
+    records = consumer.poll(policy.max_records, policy.poll_timeout_s)
+    if records and len(records) < policy.max_records and policy.max_delay_s > 0:
+        records += consumer.poll(policy.max_records - len(records), policy.max_delay_s)
+    return records
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Protocol
 
-from indexer.consumer import retrying
+from indexer.retry import retrying
 from indexer.policies import ReconcilePolicy, RetryPolicy
 from indexer.state import IndexerState
 from regsearch.logs import Log, Message

@@ -5,7 +5,7 @@ Only ``indexer/index.py`` uses this module; nothing else imports whoosh.
 Fields (one index holds three kinds of entries, told apart by ``kind``):
 
 - ``id`` — the document id (unique); ``kind`` — ``repository``, ``tag`` or
-  ``meta`` (the one entry that records the applied document-log offset).
+  ``meta`` (the one entry that records the applied document-log positions).
 - ``registry``, ``repository`` — exact values, for lookups and sorting.
 - ``name`` — the words of the repository path (split on ``/ - _ .``, lower
   case): ``library/nginx-proxy`` matches ``library``, ``nginx`` and ``proxy``.
@@ -22,6 +22,8 @@ Fields (one index holds three kinds of entries, told apart by ``kind``):
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,7 +38,7 @@ from indexer.documents import (
     document_to_json,
 )
 
-META_ID = "meta:applied-offset"
+META_ID = "meta:applied-positions"
 SEARCHABLE_FIELDS = ("name", "tag", "title", "description", "labels")
 
 # Letters and digits only: "_" counts as a separator, as in repository names.
@@ -73,7 +75,7 @@ def build_schema() -> Schema:
         pushed=DATETIME(sortable=True),
         pulls=NUMERIC(bits=64, sortable=True),
         document=STORED,
-        offset=STORED,
+        positions=STORED,
     )
 
 
@@ -93,9 +95,16 @@ def document_fields(doc: Document) -> dict[str, Any]:
     }
 
 
-def meta_fields(next_offset: int) -> dict[str, Any]:
-    """The field values of the entry that records the applied offset."""
-    return {"id": META_ID, "kind": "meta", "offset": next_offset}
+def meta_fields(positions: Mapping[int, int]) -> dict[str, Any]:
+    """The field values of the entry that records the applied positions."""
+    return {"id": META_ID, "kind": "meta", "positions": json.dumps({str(p): o for p, o in positions.items()})}
+
+
+def positions_from_meta(stored: Mapping[str, Any] | None) -> dict[int, int]:
+    """The positions a meta entry recorded; empty for a new index."""
+    if not stored:
+        return {}
+    return {int(p): int(o) for p, o in json.loads(stored["positions"]).items()}
 
 
 def name_keys(repository: str) -> str:

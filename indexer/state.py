@@ -5,7 +5,8 @@ indexed, so unchanged tags cost one HEAD, and it aggregates repository
 documents from the tag documents kept here. State is written after the
 documents it describes are durable, so a crash between the two replays work
 instead of skipping it. Pull counts carry the event-log offset they are
-applied through, so a replayed pull event is not counted twice.
+counted through (per repository, whose events all sit in one partition), so
+a replayed pull event is not counted twice.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class StateUpdate:
     upserts: tuple[TagDocument, ...] = ()
     deletes: tuple[tuple[str, str, str], ...] = ()  # (registry, repository, tag)
     pulls: Mapping[RepoKey, int] = field(default_factory=dict)
+    pulls_through: Mapping[RepoKey, int] = field(default_factory=dict)
 
 
 class IndexerState(ABC):
@@ -44,15 +46,15 @@ class IndexerState(ABC):
         """Repositories of ``registry`` that have at least one indexed tag."""
 
     @abstractmethod
-    def applied_through(self) -> int:
-        """The event-log offset before which pull events are already counted."""
+    def pulls_through(self, registry: str, repository: str) -> int:
+        """The event-log offset before which this repository's pulls are counted."""
 
     @abstractmethod
-    def apply(self, update: StateUpdate, through: int) -> None:
-        """Apply ``update`` and record ``through`` in one durable step.
+    def apply(self, update: StateUpdate) -> None:
+        """Apply ``update`` in one durable step.
 
-        Pull counts are added only when ``through`` is beyond
-        ``applied_through()``: applying the same batch twice counts once.
+        A repository's pulls are added only when its ``pulls_through`` grows:
+        applying the same batch twice counts once.
         """
 
     def close(self) -> None:
@@ -65,7 +67,7 @@ class MemoryState(IndexerState):
     def __init__(self) -> None:
         self._tags: dict[RepoKey, dict[str, TagDocument]] = {}
         self._pulls: dict[RepoKey, int] = {}
-        self._through = 0
+        self._through: dict[RepoKey, int] = {}
 
     def tags(self, registry: str, repository: str) -> dict[str, TagDocument]:
         return dict(self._tags.get((registry, repository), {}))
@@ -76,15 +78,16 @@ class MemoryState(IndexerState):
     def repositories(self, registry: str) -> set[str]:
         return {repo for (reg, repo), tags in self._tags.items() if reg == registry and tags}
 
-    def applied_through(self) -> int:
-        return self._through
+    def pulls_through(self, registry: str, repository: str) -> int:
+        return self._through.get((registry, repository), 0)
 
-    def apply(self, update: StateUpdate, through: int) -> None:
+    def apply(self, update: StateUpdate) -> None:
         for doc in update.upserts:
             self._tags.setdefault((doc.registry, doc.repository), {})[doc.tag] = doc
         for registry, repository, tag in update.deletes:
             self._tags.get((registry, repository), {}).pop(tag, None)
-        if through > self._through:
-            for key, count in update.pulls.items():
+        for key, count in update.pulls.items():
+            through = update.pulls_through.get(key, 0)
+            if through > self._through.get(key, 0):
                 self._pulls[key] = self._pulls.get(key, 0) + count
-            self._through = through
+                self._through[key] = through

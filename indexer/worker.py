@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -109,8 +109,11 @@ class Worker:
         self._executor = executor
         self._now = now
 
-    def process(self, events: Sequence[Event]) -> BatchResult:
+    def process(self, events: Sequence[Event], pulls_through: Mapping[RepoKey, int] | None = None) -> BatchResult:
         """Ask the registry about everything ``events`` mention.
+
+        ``pulls_through`` says, per repository, the event-log offset the
+        batch's pulls are counted through (see ``IndexerState.apply``).
 
         Raises ``TransientError``/``Unauthorized`` from the registry untouched:
         nothing of the batch may be committed then.
@@ -128,7 +131,7 @@ class Worker:
         outcomes: dict[RepoKey, dict[str, TagOutcome]] = {key: {} for key in plans}
         for (key, tag, _), outcome in zip(work, results):
             outcomes[key][tag] = outcome
-        result = self._assemble(plans, known, listed, outcomes)
+        result = self._assemble(plans, known, listed, outcomes, pulls_through or {})
         dead = tuple(DeadEvent(e, f"unknown registry {e.registry!r}") for e in foreign)
         return BatchResult(result.changes, result.state, result.dead + dead)
 
@@ -186,6 +189,7 @@ class Worker:
         known: dict[RepoKey, dict[str, TagDocument]],
         listed: dict[RepoKey, list[str]],
         outcomes: dict[RepoKey, dict[str, TagOutcome]],
+        pulls_through: Mapping[RepoKey, int],
     ) -> BatchResult:
         changes: list[Change] = []
         upserts: list[TagDocument] = []
@@ -215,7 +219,8 @@ class Worker:
                 pulls[key] += plan.pulls
             if changed or plan.pulls:
                 changes.append(self._repository_change(key, tags, plan.pulls))
-        update = StateUpdate(tuple(upserts), tuple(deletes), dict(pulls))
+        through = {key: pulls_through.get(key, 0) for key in pulls}
+        update = StateUpdate(tuple(upserts), tuple(deletes), dict(pulls), through)
         return BatchResult(tuple(changes), update, tuple(dead))
 
     def _repository_change(self, key: RepoKey, tags: dict[str, TagDocument], new_pulls: int) -> Change:

@@ -8,7 +8,6 @@ follows the running service's progress, so the index keeps one writer.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from tqdm import tqdm
@@ -17,6 +16,7 @@ from indexer.consumer import GROUP
 from indexer.registry import RegistryError
 from regsearch.config import Settings
 from regsearch.embedded import Embedded, ServiceRunning, lock_data_dir
+from regsearch.logs import Positions, behind
 
 log = logging.getLogger("regsearch")
 
@@ -36,7 +36,7 @@ def crawl(settings: Settings) -> int:
         except RegistryError as exc:
             log.error("cannot walk the catalog of %s: %s", settings.registry_url, exc)
             return 1
-        target = resources.events.end_offset()
+        target = resources.events.end_offsets()
         with tqdm(total=queued, unit="repo", desc="crawling") as bar:
             if lock is None:
                 follow_service(resources, target, bar)
@@ -48,21 +48,17 @@ def crawl(settings: Settings) -> int:
         resources.close()
 
 
-def index_here(resources: Embedded, target: int, bar: tqdm) -> None:
+def index_here(resources: Embedded, target: Positions, bar: tqdm) -> None:
     """Run the indexer and the follower in this process until ``target`` is applied."""
-    stop = threading.Event()
-    consumer, follower = resources.consumer(), resources.follower()
-    while resources.events.committed(GROUP) < target:
-        bar.update(min(consumer.run_once(stop), bar.total - bar.n))
-    while follower.run_once(stop):
-        pass
+    resources.consumer().drain(target, progress=lambda n: bar.update(min(n, bar.total - bar.n)))
+    resources.follower().catch_up()
 
 
-def follow_service(resources: Embedded, target: int, bar: tqdm) -> None:
+def follow_service(resources: Embedded, target: Positions, bar: tqdm) -> None:
     """Show the running service's progress through the queued events."""
-    start = resources.events.committed(GROUP)
-    while (done := resources.events.committed(GROUP)) < target:
-        bar.n = min(bar.total, max(0, done - start))
+    start = behind(resources.events.committed(GROUP), target)
+    while remaining := behind(resources.events.committed(GROUP), target):
+        bar.n = min(bar.total, max(0, start - remaining))
         bar.refresh()
         time.sleep(POLL_S)
     bar.n = bar.total

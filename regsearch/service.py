@@ -70,7 +70,7 @@ def start_workers(resources: Embedded, stop: threading.Event) -> list[threading.
     consumer = resources.consumer()
     follower = resources.follower()
     reconciler = resources.reconciler()
-    index_empty = resources.index().is_empty() and resources.documents.end_offset() <= 1
+    index_empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
     return [
         supervised("indexer", consumer.run, stop),
         supervised("follower", follower.run, stop),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from indexer.documents import TagDocument, document_from_json, document_to_json
@@ -16,9 +15,8 @@ CREATE TABLE IF NOT EXISTS tags (
 );
 CREATE TABLE IF NOT EXISTS pulls (
     registry TEXT NOT NULL, repository TEXT NOT NULL, count INTEGER NOT NULL,
-    PRIMARY KEY (registry, repository)
+    through INTEGER NOT NULL, PRIMARY KEY (registry, repository)
 );
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
@@ -47,16 +45,14 @@ class SqliteIndexerState(IndexerState):
         rows = self._db.query("SELECT DISTINCT repository FROM tags WHERE registry = ?", (registry,))
         return {r for (r,) in rows}
 
-    def applied_through(self) -> int:
-        rows = self._db.query("SELECT value FROM meta WHERE name = 'through'")
+    def pulls_through(self, registry: str, repository: str) -> int:
+        rows = self._db.query(
+            "SELECT through FROM pulls WHERE registry = ? AND repository = ?",
+            (registry, repository),
+        )
         return int(rows[0][0]) if rows else 0
 
-    @staticmethod
-    def _through(conn: sqlite3.Connection) -> int:
-        row = conn.execute("SELECT value FROM meta WHERE name = 'through'").fetchone()
-        return int(row[0]) if row else 0
-
-    def apply(self, update: StateUpdate, through: int) -> None:
+    def apply(self, update: StateUpdate) -> None:
         with self._db.transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO tags (registry, repository, tag, doc) VALUES (?, ?, ?, ?)",
@@ -66,17 +62,11 @@ class SqliteIndexerState(IndexerState):
                 "DELETE FROM tags WHERE registry = ? AND repository = ? AND tag = ?",
                 update.deletes,
             )
-            if through <= self._through(conn):
-                return
             conn.executemany(
-                "INSERT INTO pulls (registry, repository, count) VALUES (?, ?, ?) "
-                "ON CONFLICT DO UPDATE SET count = count + excluded.count",
-                [(reg, repo, n) for (reg, repo), n in update.pulls.items()],
-            )
-            conn.execute(
-                "INSERT INTO meta (name, value) VALUES ('through', ?) "
-                "ON CONFLICT DO UPDATE SET value = excluded.value",
-                (through,),
+                "INSERT INTO pulls (registry, repository, count, through) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET count = count + excluded.count, through = excluded.through "
+                "WHERE excluded.through > through",
+                [(reg, repo, n, update.pulls_through.get((reg, repo), 0)) for (reg, repo), n in update.pulls.items()],
             )
 
     def close(self) -> None:

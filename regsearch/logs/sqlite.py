@@ -4,11 +4,12 @@ Each log is one SQLite database in WAL mode with ``synchronous=FULL``: a
 transaction that returned is on disk, so an append that returned survives
 ``kill -9`` and a batch is either wholly there or not at all. Offsets are
 ``AUTOINCREMENT`` row ids, so they only grow, and writers are serialised by
-SQLite, so a reader never sees a later offset before an earlier one.
+SQLite, so a reader never sees a later offset before an earlier one. An
+offset is the row id less one, so offsets start at 0 as in Kafka.
 
 A compacted log (the document log) keeps only the newest record of each key,
 as a compacted Kafka topic does; tombstones are kept so that a reader far
-behind still learns of the delete.
+behind still learns of the delete. A SQLite log has one partition, 0.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from regsearch.logs.abstract import (
+    Consumer,
     DeadLetter,
     DeadLetters,
     Log,
     LogUnavailable,
     Message,
+    Positions,
     Record,
+    next_positions,
 )
 
 LOG_SCHEMA = """
@@ -54,6 +58,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 DEDUPE_RETENTION_S = 7 * 24 * 3600
+PARTITION = 0
+RECHECK_S = 0.05  # appends by another process wake no one here: look again this often
 
 
 class SqliteDatabase:
@@ -106,11 +112,15 @@ class SqliteLog(Log):
     def __init__(self, path: Path, *, compacted: bool = False) -> None:
         self._db = SqliteDatabase(path, LOG_SCHEMA)
         self._compacted = compacted
+        self._appended = threading.Condition()
 
     def append(self, messages: Sequence[Message]) -> int:
         now = time.time()
         with self._db.transaction() as conn:
-            return sum(self._append_one(conn, m, now) for m in messages)
+            added = sum(self._append_one(conn, m, now) for m in messages)
+        with self._appended:
+            self._appended.notify_all()
+        return added
 
     def _append_one(self, conn: sqlite3.Connection, message: Message, now: float) -> int:
         if message.dedupe_id is not None:
@@ -132,27 +142,40 @@ class SqliteLog(Log):
         return 1
 
     def read(self, offset: int, limit: int) -> list[Record]:
+        """Up to ``limit`` records from ``offset`` on, in order."""
         rows = self._db.query(
-            "SELECT offset, key, value FROM records WHERE offset >= ? ORDER BY offset LIMIT ?",
+            "SELECT offset, key, value FROM records WHERE offset > ? ORDER BY offset LIMIT ?",
             (offset, limit),
         )
-        return [Record(o, k, None if v is None else bytes(v)) for o, k, v in rows]
+        return [Record(PARTITION, o - 1, k, None if v is None else bytes(v)) for o, k, v in rows]
 
-    def end_offset(self) -> int:
+    def wait_for_append(self, timeout_s: float) -> None:
+        """Sleep until this process appends, or ``timeout_s`` passes."""
+        with self._appended:
+            self._appended.wait(timeout_s)
+
+    def end_offsets(self) -> dict[int, int]:
         rows = self._db.query("SELECT seq FROM sqlite_sequence WHERE name = 'records'")
-        return (rows[0][0] + 1) if rows else 1
+        return {PARTITION: int(rows[0][0]) if rows else 0}
 
-    def committed(self, group: str) -> int:
+    def committed(self, group: str) -> dict[int, int]:
         rows = self._db.query("SELECT next FROM offsets WHERE grp = ?", (group,))
-        return int(rows[0][0]) if rows else 0
+        return {PARTITION: int(rows[0][0])} if rows else {}
 
-    def commit(self, group: str, offset: int) -> None:
+    def commit_group(self, group: str, positions: Positions) -> None:
+        """Durably store ``group``'s position."""
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO offsets (grp, next) VALUES (?, ?) "
                 "ON CONFLICT (grp) DO UPDATE SET next = excluded.next",
-                (group, offset),
+                (group, positions.get(PARTITION, 0)),
             )
+
+    def consumer(self, group: str) -> Consumer:
+        return SqliteConsumer(self, group, self.committed(group))
+
+    def reader(self, start: Positions) -> Consumer:
+        return SqliteConsumer(self, None, start)
 
     def prune(self, before_offset: int, *, older_than_s: float) -> int:
         """Drop records below ``before_offset`` appended over ``older_than_s``
@@ -160,7 +183,7 @@ class SqliteLog(Log):
         cutoff = time.time() - older_than_s
         with self._db.transaction() as conn:
             gone = conn.execute(
-                "DELETE FROM records WHERE offset < ? AND appended < ?",
+                "DELETE FROM records WHERE offset <= ? AND appended < ?",
                 (before_offset, cutoff),
             ).rowcount
             conn.execute(
@@ -170,6 +193,33 @@ class SqliteLog(Log):
 
     def close(self) -> None:
         self._db.close()
+
+
+class SqliteConsumer(Consumer):
+    """Reads the single partition of a ``SqliteLog`` from a position it keeps.
+
+    One process runs one member per group: SQLite has no rebalancing.
+    """
+
+    def __init__(self, log: SqliteLog, group: str | None, start: Positions) -> None:
+        self._log = log
+        self._group = group
+        self._position = dict(start)
+
+    def poll(self, max_records: int, timeout_s: float) -> list[Record]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            records = self._log.read(self._position.get(PARTITION, 0), max_records)
+            remaining = deadline - time.monotonic()
+            if records or remaining <= 0:
+                self._position = next_positions(records, self._position)
+                return records
+            self._log.wait_for_append(min(remaining, RECHECK_S))
+
+    def commit(self, positions: Positions) -> None:
+        if self._group is None:
+            raise TypeError("a reader has no group to commit for")
+        self._log.commit_group(self._group, positions)
 
 
 class SqliteDeadLetters(DeadLetters):

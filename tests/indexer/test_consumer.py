@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,12 @@ class Pipeline:
         worker = Worker(registry, self.state, REG)
         self.consumer = IndexerConsumer(
             self.events, self.documents, self.dead, self.state, worker,
-            batch=BatchPolicy(max_delay_s=0), retry=FAST,
+            batch=BatchPolicy(max_delay_s=0, poll_timeout_s=0.01), retry=FAST,
         )
+        self.member = self.events.consumer(GROUP)
+
+    def run_once(self) -> int:
+        return self.consumer.process_batch(self.member, threading.Event())
 
     def push(self, *events: Event) -> None:
         self.events.append([Message(e.key, e.to_json(), e.id) for e in events])
@@ -49,10 +54,10 @@ def registry() -> FakeRegistry:
 def test_batch_writes_documents_then_commits(tmp_path: Path, registry: FakeRegistry) -> None:
     p = Pipeline(tmp_path, registry)
     p.push(Event("e1", "push", REG, "team/app", tag="1.0"))
-    assert p.consumer.run_once() == 1
+    assert p.run_once() == 1
     assert repository_doc_id(REG, "team/app") in p.docs()
-    assert p.events.committed(GROUP) == p.events.end_offset()
-    assert p.consumer.run_once() == 0
+    assert p.events.committed(GROUP) == p.events.end_offsets()
+    assert p.run_once() == 0
 
 
 def test_registry_outage_is_retried_not_dropped(tmp_path: Path, registry: FakeRegistry) -> None:
@@ -68,7 +73,7 @@ def test_registry_outage_is_retried_not_dropped(tmp_path: Path, registry: FakeRe
         return original(repository, reference)
 
     registry.head_manifest = flaky  # type: ignore[method-assign]
-    assert p.consumer.run_once() == 1
+    assert p.run_once() == 1
     assert repository_doc_id(REG, "team/app") in p.docs()
 
 
@@ -76,7 +81,7 @@ def test_undecodable_record_is_dead_lettered(tmp_path: Path, registry: FakeRegis
     p = Pipeline(tmp_path, registry)
     p.events.append([Message("x/y", b"not an event")])
     p.push(Event("e1", "push", REG, "team/app", tag="1.0"))
-    assert p.consumer.run_once() == 2
+    assert p.run_once() == 2
     [letter] = p.dead.list()
     assert letter.source == "indexer" and letter.raw == b"not an event"
     assert "undecodable" in letter.reason
@@ -86,20 +91,22 @@ def test_undecodable_record_is_dead_lettered(tmp_path: Path, registry: FakeRegis
 def test_replayed_pulls_are_counted_once(tmp_path: Path, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
     p = Pipeline(tmp_path, registry)
     p.push(Event("e1", "push", REG, "team/app", tag="1.0"))
-    p.consumer.run_once()
+    p.run_once()
     p.push(Event("p1", "pull", REG, "team/app", tag="1.0"), Event("p2", "pull", REG, "team/app", tag="1.0"))
     commits = iter([LogUnavailable("disk full")])
-    real_commit = p.events.commit
+    real_commit = p.events.commit_group
 
-    def failing_commit(group: str, offset: int) -> None:
+    def failing_commit(group: str, positions: dict[int, int]) -> None:
         error = next(commits, None)
         if error:
             raise error
-        real_commit(group, offset)
+        real_commit(group, positions)
 
-    monkeypatch.setattr(p.events, "commit", failing_commit)
-    p.consumer.run_once()  # state applied, commit failed, retried
+    monkeypatch.setattr(p.events, "commit_group", failing_commit)
+    p.run_once()  # state applied, commit failed, retried
     assert p.state.pulls(REG, "team/app") == 2
-    p.events.commit(GROUP, p.events.committed(GROUP) - 1)  # as if the process died before committing
-    p.consumer.run_once()
+    # as if the process died before committing: a new member starts one pull back
+    p.events.commit_group(GROUP, {0: p.events.committed(GROUP)[0] - 1})
+    p.member = p.events.consumer(GROUP)
+    p.run_once()
     assert p.state.pulls(REG, "team/app") == 2

@@ -49,7 +49,7 @@ def index(tmp_path: Path) -> Iterator[SearchIndex]:
 
 def test_new_index_is_empty_at_offset_zero(index: SearchIndex) -> None:
     assert index.is_empty()
-    assert index.applied_offset() == 0
+    assert index.applied_positions() == {}
     assert index.search(SearchRequest()) == SearchPage(0, ())
 
 
@@ -65,7 +65,7 @@ def test_search_returns_exactly_the_applied_document(index: SearchIndex) -> None
         size=123,
         pulls=7,
     )
-    index.apply(upserts(doc), next_offset=1)
+    index.apply(upserts(doc), {0: 1})
 
     assert index.search(SearchRequest(q="nginx")) == SearchPage(1, (doc,))
     assert not index.is_empty()
@@ -73,8 +73,8 @@ def test_search_returns_exactly_the_applied_document(index: SearchIndex) -> None
 
 def test_tombstone_removes_the_document(index: SearchIndex) -> None:
     doc = repo("app")
-    index.apply(upserts(doc), next_offset=1)
-    index.apply([(doc.doc_id, None)], next_offset=2)
+    index.apply(upserts(doc), {0: 1})
+    index.apply([(doc.doc_id, None)], {0: 2})
 
     assert index.search(SearchRequest()).total == 0
     assert index.is_empty()
@@ -82,13 +82,13 @@ def test_tombstone_removes_the_document(index: SearchIndex) -> None:
 
 def test_last_change_for_an_id_in_one_batch_wins(index: SearchIndex) -> None:
     first, second = repo("app", title="first"), repo("app", title="second")
-    index.apply(upserts(first, second), next_offset=2)
+    index.apply(upserts(first, second), {0: 2})
     assert index.search(SearchRequest()).documents == (second,)
 
-    index.apply([(second.doc_id, None), (first.doc_id, first)], next_offset=4)
+    index.apply([(second.doc_id, None), (first.doc_id, first)], {0: 4})
     assert index.search(SearchRequest()).documents == (first,)
 
-    index.apply([(first.doc_id, first), (first.doc_id, None)], next_offset=6)
+    index.apply([(first.doc_id, first), (first.doc_id, None)], {0: 6})
     assert index.is_empty()
 
 
@@ -96,34 +96,34 @@ def test_repeated_updates_leave_one_document(index: SearchIndex) -> None:
     # Many commits force merges; whoosh-reloaded's Searcher.refresh() would
     # then resurrect replaced segments.
     for offset in range(1, 25):
-        index.apply(upserts(repo("app", pulls=offset)), next_offset=offset)
+        index.apply(upserts(repo("app", pulls=offset)), {0: offset})
         page = index.search(SearchRequest())
         assert page.total == 1
         assert page.documents == (repo("app", pulls=offset),)
 
 
-def test_applied_offset_persists_across_reopen(tmp_path: Path) -> None:
+def test_applied_positions_persist_across_reopen(tmp_path: Path) -> None:
     first = SearchIndex.open(tmp_path / "index")
-    first.apply(upserts(repo("app")), next_offset=42)
-    assert first.applied_offset() == 42
+    first.apply(upserts(repo("app")), {0: 42})
+    assert first.applied_positions() == {0: 42}
     first.close()
 
     reopened = SearchIndex.open(tmp_path / "index")
-    assert reopened.applied_offset() == 42
+    assert reopened.applied_positions() == {0: 42}
     assert reopened.search(SearchRequest()).total == 1
     reopened.close()
 
 
 def test_offset_advances_with_an_empty_batch(index: SearchIndex) -> None:
-    index.apply([], next_offset=9)
-    assert index.applied_offset() == 9
+    index.apply([], {0: 9})
+    assert index.applied_positions() == {0: 9}
     assert index.is_empty()
 
 
 def test_mismatched_key_is_refused_before_writing(index: SearchIndex) -> None:
     with pytest.raises(ValueError, match="not the document's id"):
-        index.apply([("repo:elsewhere/app", repo("app"))], next_offset=1)
-    assert index.applied_offset() == 0
+        index.apply([("repo:elsewhere/app", repo("app"))], {0: 1})
+    assert index.applied_positions() == {}
     assert index.is_empty()
 
 
@@ -133,11 +133,11 @@ def test_second_writer_gets_index_locked(tmp_path: Path) -> None:
     held = whoosh_index.open_dir(str(tmp_path / "index")).writer()
     try:
         with pytest.raises(IndexLocked, match="another process owns the index directory"):
-            second.apply(upserts(repo("app")), next_offset=1)
+            second.apply(upserts(repo("app")), {0: 1})
     finally:
         held.cancel()
-    first.apply(upserts(repo("app")), next_offset=1)
-    assert first.applied_offset() == 1
+    first.apply(upserts(repo("app")), {0: 1})
+    assert first.applied_positions() == {0: 1}
     first.close()
     second.close()
 
@@ -147,15 +147,15 @@ def test_reader_sees_commits_of_another_writer(tmp_path: Path, monkeypatch: pyte
     reader = SearchIndex.open(tmp_path / "index")
     writer = SearchIndex.open(tmp_path / "index")
     assert reader.is_empty()
-    writer.apply(upserts(repo("app")), next_offset=3)
-    assert reader.applied_offset() == 3
+    writer.apply(upserts(repo("app")), {0: 3})
+    assert reader.applied_positions() == {0: 3}
     assert reader.search(SearchRequest()).total == 1
     reader.close()
     writer.close()
 
 
 def test_kinds_are_searched_separately(index: SearchIndex) -> None:
-    index.apply(upserts(repo("nginx"), tag("nginx", "latest")), next_offset=2)
+    index.apply(upserts(repo("nginx"), tag("nginx", "latest")), {0: 2})
 
     assert names(index.search(SearchRequest(q="nginx"))) == ["nginx"]
     assert names(index.search(SearchRequest(q="nginx", kind="tag"))) == ["nginx:latest"]
@@ -170,7 +170,7 @@ def test_arch_and_os_filters(index: SearchIndex) -> None:
             repo("win", platforms=(WINDOWS,)),
             repo("none"),
         ),
-        next_offset=4,
+        {0: 4},
     )
 
     def found(**filters: Any) -> set[str]:
@@ -185,7 +185,7 @@ def test_arch_and_os_filters(index: SearchIndex) -> None:
 
 
 def test_filters_apply_with_text(index: SearchIndex) -> None:
-    index.apply(upserts(repo("web/amd", platforms=(AMD64,)), repo("web/arm", platforms=(ARM_V7,))), next_offset=2)
+    index.apply(upserts(repo("web/amd", platforms=(AMD64,)), repo("web/arm", platforms=(ARM_V7,))), {0: 2})
     assert names(index.search(SearchRequest(q="web", arch="arm"))) == ["web/arm"]
 
 
@@ -197,14 +197,14 @@ def test_empty_query_lists_newest_push_first(index: SearchIndex) -> None:
             repo("new", pushed="2024-06-01T00:00:00+02:00"),
             repo("middle", pushed="2024-01-01T00:00:00Z"),
         ),
-        next_offset=4,
+        {0: 4},
     )
     assert names(index.search(SearchRequest())) == ["new", "middle", "old", "never"]
 
 
 def test_limit_and_offset_page_through_total(index: SearchIndex) -> None:
     docs = [repo(f"app{i}", pushed=f"2024-01-{i + 1:02d}T00:00:00Z") for i in range(5)]
-    index.apply(upserts(*docs), next_offset=5)
+    index.apply(upserts(*docs), {0: 5})
 
     page = index.search(SearchRequest(limit=2, offset=2))
     assert page.total == 5
@@ -220,7 +220,7 @@ def test_exact_name_ranks_first(index: SearchIndex) -> None:
             repo("library/nginx", description="web server"),
             repo("nginx-proxy-manager", title="nginx", description=noisy),
         ),
-        next_offset=3,
+        {0: 3},
     )
     assert names(index.search(SearchRequest(q="nginx")))[0] == "library/nginx"
     assert names(index.search(SearchRequest(q="library/nginx")))[0] == "library/nginx"
@@ -230,25 +230,25 @@ def test_exact_name_ranks_first(index: SearchIndex) -> None:
 def test_name_matches_outrank_description_matches(index: SearchIndex) -> None:
     index.apply(
         upserts(repo("redis-tools", description="tools"), repo("cache", description="a redis compatible tools cache")),
-        next_offset=2,
+        {0: 2},
     )
     assert names(index.search(SearchRequest(q="redis tools"))) == ["redis-tools", "cache"]
 
 
 @pytest.mark.parametrize("q", ["nginx", "proxy", "library", "NGINX", "library/nginx-proxy", "nginx-proxy", "ngi*"])
 def test_repository_path_words_match(index: SearchIndex, q: str) -> None:
-    index.apply(upserts(repo("library/nginx-proxy")), next_offset=1)
+    index.apply(upserts(repo("library/nginx-proxy")), {0: 1})
     assert names(index.search(SearchRequest(q=q))) == ["library/nginx-proxy"]
 
 
 def test_all_words_must_match(index: SearchIndex) -> None:
-    index.apply(upserts(repo("nginx", description="web server"), repo("redis")), next_offset=2)
+    index.apply(upserts(repo("nginx", description="web server"), repo("redis")), {0: 2})
     assert names(index.search(SearchRequest(q="nginx server"))) == ["nginx"]
     assert index.search(SearchRequest(q="nginx redis")).total == 0
 
 
 def test_text_fields_are_stemmed(index: SearchIndex) -> None:
-    index.apply(upserts(repo("app", title="Runs containers", description="Scheduling things")), next_offset=1)
+    index.apply(upserts(repo("app", title="Runs containers", description="Scheduling things")), {0: 1})
     assert names(index.search(SearchRequest(q="run container schedule"))) == ["app"]
 
 
@@ -259,13 +259,13 @@ def test_tag_words_labels_and_annotations_match(index: SearchIndex) -> None:
         labels={"maintainer": "Acme Corporation"},
         annotations={"org.opencontainers.image.source": "https://github.com/acme/widget"},
     )
-    index.apply(upserts(doc), next_offset=1)
+    index.apply(upserts(doc), {0: 1})
     for q in ("alpine", "1.25", "acme", "widget", "nginx alpine"):
         assert index.search(SearchRequest(q=q, kind="tag")).documents == (doc,), q
 
 
 def test_repository_document_matches_its_tags(index: SearchIndex) -> None:
-    index.apply(upserts(repo("nginx", tags=("1.25-bookworm", "latest"))), next_offset=1)
+    index.apply(upserts(repo("nginx", tags=("1.25-bookworm", "latest"))), {0: 1})
     assert names(index.search(SearchRequest(q="bookworm"))) == ["nginx"]
 
 
@@ -293,21 +293,21 @@ WEIRD_QUERIES = [
 
 @pytest.mark.parametrize("q", WEIRD_QUERIES)
 def test_odd_text_never_raises(index: SearchIndex, q: str) -> None:
-    index.apply(upserts(repo("library/nginx", description="web server")), next_offset=1)
+    index.apply(upserts(repo("library/nginx", description="web server")), {0: 1})
     for kind in ("repository", "tag"):
         page = index.search(SearchRequest(q=q, kind=kind))
         assert page.total == len(page.documents)
 
 
 def test_punctuation_only_text_selects_by_filters(index: SearchIndex) -> None:
-    index.apply(upserts(repo("app")), next_offset=1)
+    index.apply(upserts(repo("app")), {0: 1})
     assert names(index.search(SearchRequest(q='" * :'))) == ["app"]
 
 
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
     opened = SearchIndex.open(tmp_path_factory.mktemp("populated"))
-    opened.apply(upserts(repo("library/nginx", title="Nginx"), tag("library/nginx", "latest")), next_offset=2)
+    opened.apply(upserts(repo("library/nginx", title="Nginx"), tag("library/nginx", "latest")), {0: 2})
     yield opened
     opened.close()
 
@@ -327,7 +327,7 @@ def test_repository_with_tags_newest_first(index: SearchIndex) -> None:
         tag("library/nginx", "1.25", pushed="2024-01-01T00:00:00Z"),
     ]
     elsewhere = RepositoryDocument(registry="other.example", name="library/nginx")
-    index.apply(upserts(nginx, *tags, elsewhere, repo("library/nginx-extra"), tag("library/nginx-extra", "x")), 7)
+    index.apply(upserts(nginx, *tags, elsewhere, repo("library/nginx-extra"), tag("library/nginx-extra", "x")), {0: 7})
 
     found = index.repository("library/nginx", REGISTRY)
     assert found == (nginx, (tags[2], tags[1], tags[0]))
@@ -352,7 +352,7 @@ def test_concurrent_searches_during_applies(index: SearchIndex) -> None:
     for thread in threads:
         thread.start()
     for offset in range(1, 9):
-        index.apply(upserts(repo("app", pulls=offset)), next_offset=offset)
+        index.apply(upserts(repo("app", pulls=offset)), {0: offset})
     stop.set()
     for thread in threads:
         thread.join()

@@ -30,7 +30,7 @@ def registry() -> FakeRegistry:
 
 def run(worker: Worker, state: MemoryState, *events: Event) -> BatchResult:
     result = worker.process(list(events))
-    state.apply(result.state, through=0)
+    state.apply(result.state)
     return result
 
 

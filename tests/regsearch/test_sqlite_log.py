@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from regsearch.logs import LogUnavailable, Message
+from regsearch.logs.memory import MemoryLog
 from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
 from tests.regsearch.log_contract import LogContract, LogFactory
 
@@ -19,27 +20,13 @@ class TestSqliteLog(LogContract):
         return lambda: SqliteLog(tmp_path / "log.sqlite3")
 
 
-class TestCompactedSqliteLog(LogContract):
-    """A compacted log passes the contract as long as keys differ..."""
+class TestMemoryLog(LogContract):
+    """Reopening the in-memory log is handing out the same object again."""
 
     @pytest.fixture
-    def log_factory(self, tmp_path: Path) -> LogFactory:
-        return lambda: CompactedView(tmp_path / "docs.sqlite3")
-
-    # ...and the tests with repeated keys are replaced by compaction's own.
-    def test_append_then_read_in_order(self, log_factory: LogFactory) -> None:
-        log = log_factory()
-        log.append([Message("a", b"1"), Message("b", b"2"), Message("a", b"3")])
-        assert [(r.key, r.value) for r in log.read(0, 10)] == [("b", b"2"), ("a", b"3")]
-
-    def test_dedupe_id_makes_append_idempotent(self, log_factory: LogFactory) -> None:
-        log = log_factory()
-        assert log.append([Message("a", b"1", "id-1"), Message("b", b"2", "id-1")]) == 1
-
-
-class CompactedView(SqliteLog):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, compacted=True)
+    def log_factory(self) -> LogFactory:
+        log = MemoryLog(partitions=3)
+        return lambda: log
 
 
 def test_compaction_keeps_newest_and_tombstones(tmp_path: Path) -> None:
@@ -55,7 +42,7 @@ def test_prune_drops_only_consumed_old_records(tmp_path: Path) -> None:
     offsets = [r.offset for r in log.read(0, 10)]
     assert log.prune(offsets[2], older_than_s=0) == 2
     assert [r.value for r in log.read(0, 10)] == [b"3"]
-    assert log.end_offset() == offsets[2] + 1
+    assert log.end_offsets() == {0: offsets[2] + 1}
 
 
 def test_failed_append_is_unavailable_and_appends_nothing(tmp_path: Path) -> None:

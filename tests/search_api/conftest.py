@@ -68,7 +68,7 @@ DOCUMENTS = (NGINX, REDIS, UNTITLED, NGINX_LATEST, NGINX_125)
 @pytest.fixture
 def index(tmp_path: Path) -> Iterator[SearchIndex]:
     opened = SearchIndex.open(tmp_path / "index")
-    opened.apply([(doc.doc_id, doc) for doc in DOCUMENTS], next_offset=len(DOCUMENTS))
+    opened.apply([(doc.doc_id, doc) for doc in DOCUMENTS], {0: len(DOCUMENTS)})
     yield opened
     opened.close()
 
