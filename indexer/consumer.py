@@ -9,6 +9,7 @@ remember the offset they are counted through.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -20,6 +21,8 @@ from indexer.state import IndexerState, RepoKey
 from indexer.worker import BatchResult, Worker
 from regsearch.logs import Consumer, DeadLetters, Log, Message, Positions, Record, next_positions
 from webhooks.events import Event
+
+log = logging.getLogger(__name__)
 
 GROUP = "indexer"
 Poison = tuple[str, bytes]  # (reason, raw record value)
@@ -76,6 +79,7 @@ class IndexerConsumer:
         records = read_batch(consumer, self._batch)
         if not records:
             return 0
+        self._retry_call(stop, "reading the indexer state", self._state.refresh)
         events, poison, pulls_through = decode(records, self._state)
         result = self._retry_call(stop, "indexing", lambda: self._worker.process(events, pulls_through))
         positions = next_positions(records)
@@ -93,6 +97,7 @@ class IndexerConsumer:
             [Message(doc_id, None if doc is None else document_to_json(doc)) for doc_id, doc in result.changes]
         )
         for reason, raw in [*poison, *((d.reason, d.event.to_json()) for d in result.dead)]:
+            log.warning("dead-lettered: %s", reason)
             self._dead.add("indexer", reason, raw)
         self._state.apply(result.state)
         consumer.commit(positions)

@@ -11,11 +11,13 @@ a replayed pull event is not counted twice.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from indexer.documents import TagDocument
+from indexer.documents import TagDocument, document_from_dict, document_to_dict
+from regsearch.logs import Log, Message, behind, next_positions
 
 RepoKey = tuple[str, str]  # (registry, repository)
 
@@ -57,37 +59,110 @@ class IndexerState(ABC):
         applying the same batch twice counts once.
         """
 
+    def refresh(self) -> None:
+        """Take in what other indexers wrote; called before each batch."""
+
     def close(self) -> None:
         """Release resources."""
 
 
+@dataclass
+class RepositoryState:
+    """What the indexer keeps of one repository."""
+
+    tags: dict[str, TagDocument] = field(default_factory=dict)
+    pulls: int = 0
+    pulls_through: int = 0
+
+    def to_json(self) -> bytes:
+        tags = {tag: document_to_dict(doc) for tag, doc in self.tags.items()}
+        return json.dumps({"tags": tags, "pulls": self.pulls, "pulls_through": self.pulls_through}).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> RepositoryState:
+        data = json.loads(raw)
+        tags = {tag: document_from_dict(doc) for tag, doc in data["tags"].items()}
+        return cls({t: d for t, d in tags.items() if isinstance(d, TagDocument)}, data["pulls"], data["pulls_through"])
+
+
 class MemoryState(IndexerState):
-    """State in a dict, for unit tests and throwaway runs."""
+    """State in a dict, for unit tests and as the cache of ``LogState``."""
 
     def __init__(self) -> None:
-        self._tags: dict[RepoKey, dict[str, TagDocument]] = {}
-        self._pulls: dict[RepoKey, int] = {}
-        self._through: dict[RepoKey, int] = {}
+        self._repos: dict[RepoKey, RepositoryState] = {}
 
     def tags(self, registry: str, repository: str) -> dict[str, TagDocument]:
-        return dict(self._tags.get((registry, repository), {}))
+        repo = self._repos.get((registry, repository))
+        return dict(repo.tags) if repo else {}
 
     def pulls(self, registry: str, repository: str) -> int:
-        return self._pulls.get((registry, repository), 0)
-
-    def repositories(self, registry: str) -> set[str]:
-        return {repo for (reg, repo), tags in self._tags.items() if reg == registry and tags}
+        repo = self._repos.get((registry, repository))
+        return repo.pulls if repo else 0
 
     def pulls_through(self, registry: str, repository: str) -> int:
-        return self._through.get((registry, repository), 0)
+        repo = self._repos.get((registry, repository))
+        return repo.pulls_through if repo else 0
+
+    def repositories(self, registry: str) -> set[str]:
+        return {repo for (reg, repo), state in self._repos.items() if reg == registry and state.tags}
 
     def apply(self, update: StateUpdate) -> None:
+        self._repos.update(self.updated(update))
+
+    def updated(self, update: StateUpdate) -> dict[RepoKey, RepositoryState]:
+        """The repositories ``update`` touches, as they are after it; the state is unchanged."""
+        changed: dict[RepoKey, RepositoryState] = {}
+
+        def touch(key: RepoKey) -> RepositoryState:
+            if key not in changed:
+                old = self._repos.get(key, RepositoryState())
+                changed[key] = RepositoryState(dict(old.tags), old.pulls, old.pulls_through)
+            return changed[key]
+
         for doc in update.upserts:
-            self._tags.setdefault((doc.registry, doc.repository), {})[doc.tag] = doc
+            touch((doc.registry, doc.repository)).tags[doc.tag] = doc
         for registry, repository, tag in update.deletes:
-            self._tags.get((registry, repository), {}).pop(tag, None)
+            touch((registry, repository)).tags.pop(tag, None)
         for key, count in update.pulls.items():
             through = update.pulls_through.get(key, 0)
-            if through > self._through.get(key, 0):
-                self._pulls[key] = self._pulls.get(key, 0) + count
-                self._through[key] = through
+            if through > self.pulls_through(*key):
+                repo = touch(key)
+                repo.pulls, repo.pulls_through = repo.pulls + count, through
+        return changed
+
+
+class LogState(MemoryState):
+    """State kept in a compacted log keyed by repository, cached in memory.
+
+    It survives restarts and follows a repository from one indexer to
+    another when a rebalance moves its partition: ``refresh()`` (before each
+    batch) reads what other indexers wrote since, and an indexer commits its
+    event-log positions only after its state records are durable.
+    """
+
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self._log = log
+        self._reader = log.reader({})
+        self._positions: dict[int, int] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        while behind(self._positions, self._log.end_offsets()):
+            records = self._reader.poll(1000, 1.0)
+            for record in records:
+                registry, _, repository = record.key.partition("/")
+                key = (registry, repository)
+                if record.value is None:
+                    self._repos.pop(key, None)
+                else:
+                    self._repos[key] = RepositoryState.from_json(record.value)
+            self._positions = next_positions(records, self._positions)
+
+    def apply(self, update: StateUpdate) -> None:
+        changed = self.updated(update)
+        self._log.append([Message(f"{reg}/{repo}", state.to_json()) for (reg, repo), state in changed.items()])
+        self._repos.update(changed)
+
+    def close(self) -> None:
+        self._reader.close()

@@ -23,7 +23,25 @@ COMMON_FLAGS: list[tuple[str, str]] = [
     ("public_url", "URL the registry uses to reach this service (for the printed config)"),
     ("threads", "HTTP worker threads"),
     ("log_level", "DEBUG, INFO, WARNING or ERROR"),
+    ("kafka_bootstrap", "HOST:PORT[,...] of Kafka; without it the logs are SQLite files in the data dir"),
+    ("topic_prefix", "prefix of the Kafka topics (<prefix>.events, .docs, .state, .deadletter)"),
+    ("kafka_partitions", "partitions of the events and state topics when created"),
+    ("kafka_replication_factor", "replication factor of the topics when created"),
+    ("kafka_security_protocol", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    ("kafka_sasl_mechanism", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+    ("kafka_sasl_username", "SASL user"),
+    ("kafka_sasl_password_file", "file whose first line is the SASL password"),
+    ("kafka_ssl_cafile", "CA bundle for TLS to Kafka"),
+    ("kafka_ssl_certfile", "client certificate for TLS to Kafka"),
+    ("kafka_ssl_keyfile", "client key for TLS to Kafka"),
 ]
+
+
+ROLE_HELP = {
+    "webhooks": "receive registry notifications into the event log (with Kafka)",
+    "indexer": "turn events into documents, one member of the indexer group (with Kafka)",
+    "search-api": "follow the document log into a local index and serve search (with Kafka)",
+}
 
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regsearch", description="Search for container registries.")
     commands = parser.add_subparsers(dest="command", required=True)
     add_common_flags(commands.add_parser("serve", help="run everything in one process"))
+    for role, text in ROLE_HELP.items():
+        add_common_flags(commands.add_parser(role, help=text))
     add_common_flags(commands.add_parser("crawl", help="reconcile with the registry once and exit"))
     dead = commands.add_parser("dead-letters", help="list (or replay) input that could not be used")
     add_common_flags(dead)
@@ -52,14 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings = build_settings(vars(args))
+        return run(args)
     except ConfigError as exc:
         print(f"regsearch: {exc}", file=sys.stderr)
         return 2
-    if args.command == "serve":
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = build_settings(vars(args))
+    if args.command == "serve" or args.command in ROLE_HELP:
         from regsearch.service import serve
 
-        return serve(settings)
+        return serve(settings, args.command)
     if args.command == "crawl":
         from regsearch.crawl import crawl
 

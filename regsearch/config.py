@@ -31,6 +31,17 @@ ENV = {
     "public_url": "REGSEARCH_PUBLIC_URL",
     "threads": "REGSEARCH_THREADS",
     "log_level": "REGSEARCH_LOG_LEVEL",
+    "kafka_bootstrap": "REGSEARCH_KAFKA_BOOTSTRAP",
+    "topic_prefix": "REGSEARCH_TOPIC_PREFIX",
+    "kafka_partitions": "REGSEARCH_KAFKA_PARTITIONS",
+    "kafka_replication_factor": "REGSEARCH_KAFKA_REPLICATION_FACTOR",
+    "kafka_security_protocol": "REGSEARCH_KAFKA_SECURITY_PROTOCOL",
+    "kafka_sasl_mechanism": "REGSEARCH_KAFKA_SASL_MECHANISM",
+    "kafka_sasl_username": "REGSEARCH_KAFKA_SASL_USERNAME",
+    "kafka_sasl_password_file": "REGSEARCH_KAFKA_SASL_PASSWORD_FILE",
+    "kafka_ssl_cafile": "REGSEARCH_KAFKA_SSL_CAFILE",
+    "kafka_ssl_certfile": "REGSEARCH_KAFKA_SSL_CERTFILE",
+    "kafka_ssl_keyfile": "REGSEARCH_KAFKA_SSL_KEYFILE",
 }
 
 DEFAULTS: dict[str, str | None] = {
@@ -45,6 +56,17 @@ DEFAULTS: dict[str, str | None] = {
     "public_url": None,
     "threads": "8",
     "log_level": "INFO",
+    "kafka_bootstrap": None,
+    "topic_prefix": "regsearch",
+    "kafka_partitions": "6",
+    "kafka_replication_factor": "1",
+    "kafka_security_protocol": "PLAINTEXT",
+    "kafka_sasl_mechanism": None,
+    "kafka_sasl_username": None,
+    "kafka_sasl_password_file": None,
+    "kafka_ssl_cafile": None,
+    "kafka_ssl_certfile": None,
+    "kafka_ssl_keyfile": None,
 }
 
 
@@ -55,6 +77,23 @@ class ConfigError(ValueError):
 def env_default(name: str, environ: Mapping[str, str] = os.environ) -> str | None:
     """The default of setting ``name``: its variable when set, else the built-in."""
     return environ.get(ENV[name]) or DEFAULTS[name]
+
+
+@dataclass(frozen=True)
+class KafkaOptions:
+    """Where the distributed logs live, and how to reach them; see ``regsearch.logs.kafka``."""
+
+    bootstrap: str
+    topic_prefix: str = "regsearch"
+    partitions: int = 6
+    replication_factor: int = 1
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +111,7 @@ class Settings:
     reconcile_interval_s: float = 600.0
     public_url: str | None = None
     threads: int = 8
+    kafka: KafkaOptions | None = None
 
     @property
     def notifications_url(self) -> str:
@@ -95,14 +135,14 @@ def check_registry_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def read_password(path: str | None) -> str | None:
-    """The registry password from its file (first line), so it never sits in argv."""
+def read_password(path: str | None, flag: str = "--registry-password-file") -> str | None:
+    """A password from its file (first line), so it never sits in argv."""
     if not path:
         return None
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise ConfigError(f"--registry-password-file: cannot read {path}: {exc.strerror}") from exc
+        raise ConfigError(f"{flag}: cannot read {path}: {exc.strerror}") from exc
     return text.splitlines()[0] if text else ""
 
 
@@ -150,6 +190,26 @@ def build_settings(values: Mapping[str, str | None]) -> Settings:
         reconcile_interval_s=to_number("reconcile_interval", values.get("reconcile_interval"), float),
         public_url=values.get("public_url") or None,
         threads=int(to_number("threads", values.get("threads"), int)),
+        kafka=kafka_options(values),
+    )
+
+
+def kafka_options(values: Mapping[str, str | None]) -> KafkaOptions | None:
+    """The Kafka options, or None for the embedded SQLite logs."""
+    if not values.get("kafka_bootstrap"):
+        return None
+    return KafkaOptions(
+        bootstrap=values["kafka_bootstrap"] or "",
+        topic_prefix=values.get("topic_prefix") or "regsearch",
+        partitions=int(to_number("kafka_partitions", values.get("kafka_partitions"), int)),
+        replication_factor=int(to_number("kafka_replication_factor", values.get("kafka_replication_factor"), int)),
+        security_protocol=(values.get("kafka_security_protocol") or "PLAINTEXT").upper(),
+        sasl_mechanism=values.get("kafka_sasl_mechanism") or None,
+        sasl_username=values.get("kafka_sasl_username") or None,
+        sasl_password=read_password(values.get("kafka_sasl_password_file"), "--kafka-sasl-password-file"),
+        ssl_cafile=values.get("kafka_ssl_cafile") or None,
+        ssl_certfile=values.get("kafka_ssl_certfile") or None,
+        ssl_keyfile=values.get("kafka_ssl_keyfile") or None,
     )
 
 

@@ -1,21 +1,23 @@
 """``regsearch crawl``: one full reconciliation, then exit.
 
 When no ``regsearch serve`` owns the data directory, the crawl indexes the
-repositories itself. When one does, the crawl only queues the sync events and
-follows the running service's progress, so the index keeps one writer.
+repositories itself. When one does, or with Kafka (where indexers run
+elsewhere), the crawl only queues the sync events and follows the indexers'
+progress, so the index keeps one writer.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import IO
 
 from tqdm import tqdm
 
 from indexer.consumer import GROUP
 from indexer.registry import RegistryError
 from regsearch.config import Settings
-from regsearch.embedded import Embedded, ServiceRunning, lock_data_dir
+from regsearch.resources import Resources, ServiceRunning, lock_data_dir
 from regsearch.logs import Positions, behind
 
 log = logging.getLogger("regsearch")
@@ -25,12 +27,9 @@ POLL_S = 0.2
 
 def crawl(settings: Settings) -> int:
     """Reconcile once; 0 when done, 1 when the registry could not be walked."""
-    resources = Embedded.open(settings)
+    resources = Resources.open(settings)
     try:
-        try:
-            lock = lock_data_dir(settings.data_dir)
-        except ServiceRunning:
-            lock = None
+        lock = None if settings.kafka else try_lock(settings)
         try:
             queued = resources.reconciler().reconcile()
         except RegistryError as exc:
@@ -48,13 +47,21 @@ def crawl(settings: Settings) -> int:
         resources.close()
 
 
-def index_here(resources: Embedded, target: Positions, bar: tqdm) -> None:
+def try_lock(settings: Settings) -> IO[str] | None:
+    """The data directory's lock, or None when a running service holds it."""
+    try:
+        return lock_data_dir(settings.data_dir)
+    except ServiceRunning:
+        return None
+
+
+def index_here(resources: Resources, target: Positions, bar: tqdm) -> None:
     """Run the indexer and the follower in this process until ``target`` is applied."""
     resources.consumer().drain(target, progress=lambda n: bar.update(min(n, bar.total - bar.n)))
     resources.follower().catch_up()
 
 
-def follow_service(resources: Embedded, target: Positions, bar: tqdm) -> None:
+def follow_service(resources: Resources, target: Positions, bar: tqdm) -> None:
     """Show the running service's progress through the queued events."""
     start = behind(resources.events.committed(GROUP), target)
     while remaining := behind(resources.events.committed(GROUP), target):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from regsearch.config import Settings
-from regsearch.embedded import registry_client
+from regsearch.resources import registry_client
 from regsearch.logs import DeadLetter, DeadLetters, Log, Message
 from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
 from webhooks.events import Event

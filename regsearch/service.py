@@ -1,4 +1,8 @@
-"""``regsearch serve``: webhooks, indexer, follower, reconciler and search API in one process."""
+"""Running the roles: ``regsearch serve`` runs them all, ``webhooks``/``indexer``/``search-api`` one each.
+
+Without Kafka only ``serve`` makes sense (one process owns the SQLite logs);
+with Kafka every role can run in as many processes as wanted.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,27 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from types import FrameType
 
 import waitress
-from flask import Flask, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from indexer.registry import RegistryError
-from regsearch.config import Settings, notifications_block
-from regsearch.embedded import Embedded, lock_data_dir
-from search_api.app import create_app
-from webhooks.receiver import ReceiverPolicy, notifications_blueprint
+from regsearch.app import Role, build_app
+from regsearch.config import ConfigError, Settings, notifications_block
+from regsearch.logs import behind
+from regsearch.resources import Resources, lock_data_dir
 
 log = logging.getLogger("regsearch")
 
 RESTART_DELAY_S = 5.0
 JOIN_TIMEOUT_S = 30.0
+ROLES: dict[str, frozenset[Role]] = {
+    "serve": frozenset({"webhooks", "indexer", "search"}),
+    "webhooks": frozenset({"webhooks"}),
+    "indexer": frozenset({"indexer"}),
+    "search-api": frozenset({"search"}),
+}
 
 
 def supervised(name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> threading.Thread:
@@ -41,21 +50,7 @@ def supervised(name: str, target: Callable[[threading.Event], None], stop: threa
     return thread
 
 
-def build_app(resources: Embedded) -> Flask:
-    """The one WSGI app: search API, notification receiver and metrics."""
-    settings = resources.settings
-    app = create_app(resources.index)
-    policy = ReceiverPolicy(
-        registry=resources.registry,
-        tokens=settings.webhook_tokens,
-        max_body_bytes=settings.max_body_bytes,
-    )
-    app.register_blueprint(notifications_blueprint(resources.events, resources.dead_letters, policy))
-    app.add_url_rule("/metrics", "metrics", lambda: Response(generate_latest(), content_type=CONTENT_TYPE_LATEST))
-    return app
-
-
-def check_registry(resources: Embedded) -> None:
+def check_registry(resources: Resources) -> None:
     """Say in the log whether the registry answers; never fatal."""
     try:
         resources.client.ping()
@@ -65,34 +60,72 @@ def check_registry(resources: Embedded) -> None:
                     resources.settings.registry_url, exc)
 
 
-def start_workers(resources: Embedded, stop: threading.Event) -> list[threading.Thread]:
-    """The background roles: indexer, follower and reconciler."""
-    consumer = resources.consumer()
-    follower = resources.follower()
-    reconciler = resources.reconciler()
-    index_empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
-    return [
-        supervised("indexer", consumer.run, stop),
-        supervised("follower", follower.run, stop),
-        supervised("reconciler", lambda s: reconciler.run(s, run_now=lambda: index_empty), stop),
-    ]
+class Readiness:
+    """Ready once the index holds every document that was in the log at start."""
+
+    def __init__(self, resources: Resources) -> None:
+        self._resources = resources
+        self._target = resources.documents.end_offsets()
+        self._ready = False
+
+    def __call__(self) -> bool:
+        if not self._ready:
+            self._ready = behind(self._resources.index().applied_positions(), self._target) == 0
+        return self._ready
+
+
+def start_threads(command: str, roles: frozenset[Role], resources: Resources, stop: threading.Event) -> list[threading.Thread]:
+    """The background work of the roles: indexer, follower, and (in ``serve``) reconciler."""
+    threads = []
+    if "indexer" in roles:
+        threads.append(supervised("indexer", resources.consumer().run, stop))
+    if "search" in roles:
+        threads.append(supervised("follower", resources.follower().run, stop))
+    if command == "serve":
+        empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
+        reconciler = resources.reconciler()
+        threads.append(supervised("reconciler", lambda s: reconciler.run(s, run_now=lambda: empty), stop))
+    return threads
 
 
 def raise_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def serve(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT; acknowledged events are already durable, so stopping loses none."""
-    lock = lock_data_dir(settings.data_dir)
-    resources = Embedded.open(settings)
-    stop = threading.Event()
-    sys.stdout.write("Add this to the registry's config.yml:\n\n" + notifications_block(settings) + "\n")
-    sys.stdout.flush()
-    check_registry(resources)
-    threads = start_workers(resources, stop)
+def serve(settings: Settings, command: str = "serve") -> int:
+    """Run ``command``'s roles until SIGTERM or SIGINT.
+
+    Acknowledged events are already durable, so stopping loses none; the
+    current indexer batch finishes or is replayed by the next owner.
+    """
+    roles = ROLES[command]
+    if command != "serve" and settings.kafka is None:
+        raise ConfigError(f"regsearch {command} needs --kafka-bootstrap; on one machine run regsearch serve")
+    with ExitStack() as cleanup:
+        if "search" in roles:
+            cleanup.enter_context(lock_data_dir(settings.data_dir))
+        resources = Resources.open(settings)
+        cleanup.callback(resources.close)
+        if "webhooks" in roles:
+            sys.stdout.write("Add this to the registry's config.yml:\n\n" + notifications_block(settings) + "\n")
+            sys.stdout.flush()
+        if "indexer" in roles:
+            check_registry(resources)
+        ready = Readiness(resources) if "search" in roles else (lambda: True)
+        stop = threading.Event()
+        threads = start_threads(command, roles, resources, stop)
+        run_http(settings, build_app(roles, resources, ready))
+        stop.set()
+        for thread in threads:
+            thread.join(JOIN_TIMEOUT_S)
+    log.info("stopped")
+    return 0
+
+
+def run_http(settings: Settings, app: object) -> None:
+    """Serve ``app`` with waitress until SIGTERM or SIGINT."""
     server = waitress.create_server(
-        build_app(resources), host=settings.listen_host, port=settings.listen_port,
+        app, host=settings.listen_host, port=settings.listen_port,
         threads=settings.threads, ident="regsearch",
         # waitress buffers bodies before the app sees them: bound that too,
         # leaving the exact limit (and its JSON 413) to the receiver
@@ -104,10 +137,3 @@ def serve(settings: Settings) -> int:
         server.run()
     finally:
         server.close()
-        stop.set()
-        for thread in threads:
-            thread.join(JOIN_TIMEOUT_S)
-        resources.close()
-        lock.close()
-        log.info("stopped")
-    return 0

@@ -1,4 +1,4 @@
-"""The search API's Flask app factory."""
+"""The search API's Flask app factory, and how to add it to another app."""
 
 from __future__ import annotations
 
@@ -21,12 +21,17 @@ def create_app(
     """
     app = Flask(__name__)
     app.config.from_mapping(config or {})
-    api.install_index_getter(app, index_getter)
     register_error_handlers(app)
-    app.register_blueprint(docker.blueprint)
-    app.register_blueprint(api.blueprint)
+    init_app(app, index_getter)
     app.add_url_rule("/healthz", view_func=healthz)
     return app
+
+
+def init_app(app: Flask, index_getter: Callable[[], SearchIndex]) -> None:
+    """Serve the docker-compatible and JSON search endpoints from ``app``."""
+    api.install_index_getter(app, index_getter)
+    app.register_blueprint(docker.blueprint)
+    app.register_blueprint(api.blueprint)
 
 
 def healthz() -> Response:

@@ -143,6 +143,11 @@ def test_unreachable_registry_is_not_fatal(
         s.wait_names(lambda n: "after/outage" in n, q="outage")
 
 
+def test_ready_once_the_index_holds_what_was_logged(stack: Stack) -> None:
+    assert stack.service.get("/readyz").json() == {"status": "ready"}
+    assert "regsearch_webhook_requests_total" in stack.service.get("/metrics").text
+
+
 def test_sigterm_stops_cleanly(stack: Stack) -> None:
     assert stack.service.stop(signal.SIGTERM) == 0
     assert "stopped" in stack.service.log()

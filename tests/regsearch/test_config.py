@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from regsearch.cli import build_parser
+from regsearch.cli import build_parser, main
 from regsearch.config import ConfigError, Settings, build_settings, env_default, notifications_block
 
 
@@ -67,3 +67,20 @@ def test_notifications_block_names_url_and_token(tmp_path: Path) -> None:
     assert "url: https://search.example/notifications" in block
     assert "Authorization: [Bearer tok]" in block
     assert "application/octet-stream" in block
+
+
+@pytest.mark.parametrize("role", ["webhooks", "indexer", "search-api"])
+def test_single_roles_need_kafka(role: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([role, "--data-dir", str(tmp_path / "data"), "--webhook-token", "t"]) == 2
+    assert "needs --kafka-bootstrap" in capsys.readouterr().err
+
+
+def test_kafka_options_come_from_flags(tmp_path: Path) -> None:
+    (tmp_path / "sasl").write_text("pw\n")
+    s = settings_for(tmp_path, kafka_bootstrap="k1:9092,k2:9092", kafka_security_protocol="sasl_ssl",
+                     kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username="u",
+                     kafka_sasl_password_file=str(tmp_path / "sasl"), kafka_partitions="12")
+    assert s.kafka is not None
+    assert (s.kafka.bootstrap, s.kafka.security_protocol, s.kafka.sasl_password, s.kafka.partitions) == (
+        "k1:9092,k2:9092", "SASL_SSL", "pw", 12)
+    assert settings_for(tmp_path).kafka is None

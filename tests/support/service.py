@@ -92,7 +92,7 @@ class ServiceProcess:
     def get(self, path: str, **params: Any) -> requests.Response:
         return requests.get(self.url + path, params=params, timeout=10)
 
-    def wait_for(self, path: str, predicate: Any, timeout: float = 20.0, **params: Any) -> dict[str, Any]:
+    def wait_for(self, path: str, predicate: Any, timeout: float = 60.0, **params: Any) -> dict[str, Any]:
         """Poll ``path`` until ``predicate(json)`` holds; returns that answer."""
         deadline = time.monotonic() + timeout
         last: Any = None

@@ -1,6 +1,6 @@
-"""The resources of one machine: SQLite logs, indexer state, index, registry client.
+"""The resources of a process: logs, indexer state, index, registry client.
 
-Everything lives in the data directory:
+Without Kafka everything lives in the data directory:
 
     events.sqlite3       event log (webhooks and reconciler append, indexer consumes)
     documents.sqlite3    document log, compacted (indexer appends, follower consumes)
@@ -8,6 +8,9 @@ Everything lives in the data directory:
     state.sqlite3        the indexer's memory (tag digests, pull counts)
     index/               the Whoosh index, written only by the follower
     webhook-token        the generated webhook token, when none was given
+
+With Kafka, the logs and the indexer state are topics, and the data
+directory holds only the search replica's index (and the token).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -25,8 +28,10 @@ from indexer.index import SearchIndex
 from indexer.policies import ReconcilePolicy
 from indexer.reconcile import Reconciler
 from indexer.registry import Credentials, RegistryClient
+from indexer.state import IndexerState, LogState
 from indexer.worker import Worker
-from regsearch.config import Settings
+from regsearch.config import KafkaOptions, Settings
+from regsearch.logs import DeadLetters, Log
 from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
 from regsearch.state import SqliteIndexerState
 
@@ -46,35 +51,74 @@ def registry_client(settings: Settings) -> RegistryClient:
 
 
 @dataclass
-class Embedded:
-    """Opened resources of a data directory; ``close()`` releases them all."""
+class Logs:
+    """The three logs every role shares, and where the indexer keeps its state."""
+
+    events: Log
+    documents: Log
+    dead_letters: DeadLetters
+    state_log: Log | None = None  # None: the indexer state is a SQLite file
+
+    def close(self) -> None:
+        for log in (self.events, self.documents, self.dead_letters, self.state_log):
+            if log is not None:
+                log.close()
+
+
+def sqlite_logs(data: Path) -> Logs:
+    return Logs(
+        events=SqliteLog(data / "events.sqlite3"),
+        documents=SqliteLog(data / "documents.sqlite3", compacted=True),
+        dead_letters=SqliteDeadLetters(data / "deadletters.sqlite3"),
+    )
+
+
+def kafka_logs(options: KafkaOptions) -> Logs:
+    from regsearch.logs.kafka import KafkaDeadLetters, KafkaLog, KafkaSettings, ensure_topics
+
+    settings = KafkaSettings(**asdict(options))
+    ensure_topics(settings)
+    return Logs(
+        events=KafkaLog(settings, "events"),
+        documents=KafkaLog(settings, "docs"),
+        dead_letters=KafkaDeadLetters(settings),
+        state_log=KafkaLog(settings, "state"),
+    )
+
+
+@dataclass
+class Resources:
+    """Opened resources of a process; ``close()`` releases them all."""
 
     settings: Settings
-    events: SqliteLog
-    documents: SqliteLog
-    dead_letters: SqliteDeadLetters
-    state: SqliteIndexerState
+    logs: Logs
     client: RegistryClient
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(FETCH_THREADS))
     _index: SearchIndex | None = None
+    _state: IndexerState | None = None
 
     @classmethod
-    def open(cls, settings: Settings) -> Embedded:
-        data = settings.data_dir
-        data.mkdir(parents=True, exist_ok=True)
-        return cls(
-            settings=settings,
-            events=SqliteLog(data / "events.sqlite3"),
-            documents=SqliteLog(data / "documents.sqlite3", compacted=True),
-            dead_letters=SqliteDeadLetters(data / "deadletters.sqlite3"),
-            state=SqliteIndexerState(data / "state.sqlite3"),
-            client=registry_client(settings),
-        )
+    def open(cls, settings: Settings) -> Resources:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        logs = kafka_logs(settings.kafka) if settings.kafka else sqlite_logs(settings.data_dir)
+        return cls(settings=settings, logs=logs, client=registry_client(settings))
 
     @property
     def registry(self) -> str:
         """The registry's name in documents and events (``host:port``)."""
         return self.client.name
+
+    @property
+    def events(self) -> Log:
+        return self.logs.events
+
+    @property
+    def documents(self) -> Log:
+        return self.logs.documents
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return self.logs.dead_letters
 
     def index(self) -> SearchIndex:
         """The search index, opened on first use."""
@@ -82,23 +126,29 @@ class Embedded:
             self._index = SearchIndex.open(self.settings.data_dir / "index")
         return self._index
 
+    def state(self) -> IndexerState:
+        """The indexer state, opened on first use."""
+        if self._state is None:
+            log = self.logs.state_log
+            self._state = LogState(log) if log else SqliteIndexerState(self.settings.data_dir / "state.sqlite3")
+        return self._state
+
     def consumer(self) -> IndexerConsumer:
-        worker = Worker(self.client, self.state, self.registry, executor=self.executor)
-        return IndexerConsumer(self.events, self.documents, self.dead_letters, self.state, worker)
+        worker = Worker(self.client, self.state(), self.registry, executor=self.executor)
+        return IndexerConsumer(self.events, self.documents, self.dead_letters, self.state(), worker)
 
     def follower(self) -> Follower:
         return Follower(self.documents, self.index())
 
     def reconciler(self) -> Reconciler:
         policy = ReconcilePolicy(interval_s=self.settings.reconcile_interval_s)
-        return Reconciler(self.client, self.state, self.events, self.registry, policy=policy)
+        return Reconciler(self.client, self.state(), self.events, self.registry, policy=policy)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
-        if self._index is not None:
-            self._index.close()
-        for resource in (self.events, self.documents, self.dead_letters, self.state, self.client):
-            resource.close()
+        for resource in (self._index, self._state, self.logs, self.client):
+            if resource is not None:
+                resource.close()
 
 
 def lock_data_dir(data_dir: Path) -> IO[str]:

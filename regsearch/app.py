@@ -1,0 +1,43 @@
+"""The one WSGI app of a process, made of the parts its roles serve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from flask import Flask, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from regsearch.resources import Resources
+from search_api.app import healthz, init_app
+from search_api.errors import register_error_handlers
+from webhooks.receiver import ReceiverPolicy, notifications_blueprint
+
+Role = Literal["webhooks", "indexer", "search"]
+
+
+def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], bool]) -> Flask:
+    """Health, readiness and metrics always; search and webhooks when the roles say so."""
+    app = Flask("regsearch")
+    register_error_handlers(app)
+    app.add_url_rule("/healthz", view_func=healthz)
+    app.add_url_rule("/readyz", view_func=lambda: readiness(ready()))
+    app.add_url_rule("/metrics", view_func=metrics)
+    if "search" in roles:
+        init_app(app, resources.index)
+    if "webhooks" in roles:
+        settings = resources.settings
+        policy = ReceiverPolicy(
+            registry=resources.registry, tokens=settings.webhook_tokens, max_body_bytes=settings.max_body_bytes
+        )
+        app.register_blueprint(notifications_blueprint(resources.events, resources.dead_letters, policy))
+    return app
+
+
+def readiness(ready: bool) -> tuple[Response, int]:
+    """200 once the process serves current results, 503 before."""
+    return jsonify({"status": "ready" if ready else "catching up"}), 200 if ready else 503
+
+
+def metrics() -> Response:
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
