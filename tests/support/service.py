@@ -19,15 +19,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceProcess:
-    """One ``regsearch serve`` on a free port; restartable on the same port and data."""
+    """One ``regsearch serve`` (or one role) on a free port; restartable on the same port and data."""
 
-    def __init__(self, data_dir: Path, registry_url: str, *, token: str = "test-token", extra: list[str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, registry_url: str, *, token: str = "test-token",
+        extra: list[str] | None = None, role: str = "serve",
+    ) -> None:
         self.data_dir = data_dir
         self.registry_url = registry_url
         self.token = token
+        self.role = role
         self.port = free_port()
         self.extra = list(extra or [])
-        self.log_path = data_dir.parent / f"{data_dir.name}-service.log"
+        self.log_path = data_dir.parent / f"{data_dir.name}-{role}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -40,7 +44,7 @@ class ServiceProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "regsearch.cli", "serve",
+            sys.executable, "-m", "regsearch.cli", self.role,
             "--registry", self.registry_url, "--data-dir", str(self.data_dir),
             "--listen", f"127.0.0.1:{self.port}", "--webhook-token", self.token,
             *self.extra,
@@ -78,6 +82,10 @@ class ServiceProcess:
             self._process.kill()
             self._process.wait()
             raise
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
