@@ -57,12 +57,23 @@ class BatchResult:
     dead: tuple[DeadEvent, ...]
 
 
+@dataclass(frozen=True)
+class TagHint:
+    """What a push event says of a tag; empty for anything else."""
+
+    pushed: str | None = None
+    digest: str | None = None
+
+
+NO_HINT = TagHint()
+
+
 @dataclass
 class RepositoryPlan:
     """What a batch asks of one repository."""
 
     full_sync: bool = False
-    tags: dict[str, str | None] = field(default_factory=dict)  # tag -> push time hint
+    tags: dict[str, TagHint] = field(default_factory=dict)
     deleted_digests: set[str] = field(default_factory=set)
     pulls: int = 0
 
@@ -85,7 +96,8 @@ def plan_batch(events: Iterable[Event]) -> dict[RepoKey, RepositoryPlan]:
         elif event.action == "sync" and event.tag is None:
             plan.full_sync = True
         elif event.tag is not None:
-            plan.tags[event.tag] = event.timestamp if event.action == "push" else None
+            pushed = event.action == "push"
+            plan.tags[event.tag] = TagHint(event.timestamp, event.digest) if pushed else NO_HINT
         elif event.action == "delete" and event.digest is not None:
             plan.deleted_digests.add(event.digest)
     return plans
@@ -155,27 +167,36 @@ class Worker:
     @staticmethod
     def _tags_to_check(
         plan: RepositoryPlan, known: dict[str, TagDocument], listed: list[str] | None
-    ) -> dict[str, str | None]:
+    ) -> dict[str, TagHint]:
         wanted = dict(plan.tags)
         for tag, doc in known.items():
             if doc.digest in plan.deleted_digests:
-                wanted.setdefault(tag, None)
+                wanted.setdefault(tag, NO_HINT)
         for tag in listed or ():
-            wanted.setdefault(tag, None)
+            wanted.setdefault(tag, NO_HINT)
         return wanted
 
-    def _refresh_tag(
-        self, key: RepoKey, tag: str, pushed_hint: str | None, known: dict[str, TagDocument]
-    ) -> TagOutcome:
+    def _refresh_tag(self, key: RepoKey, tag: str, hint: TagHint, known: dict[str, TagDocument]) -> TagOutcome:
+        """The tag as the registry holds it now.
+
+        A push names the digest it pushed: when that is what is indexed,
+        nothing is asked; otherwise the manifest is fetched by tag straight
+        away. Anything else asks HEAD first, since most tags did not change.
+        Each request costs the registry a notification back to us.
+        """
         repository = key[1]
+        old = known.get(tag)
         try:
-            digest = self._source.head_manifest(repository, tag)
-            old = known.get(tag)
-            if old is not None and old.digest == digest:
-                return Unchanged
-            pushed = pushed_hint or self._now()
+            if hint.pushed is not None:
+                if old is not None and hint.digest == old.digest:
+                    return Unchanged
+                digest = None
+            else:
+                digest = self._source.head_manifest(repository, tag)
+                if old is not None and old.digest == digest:
+                    return Unchanged
             return fetch_tag_document(
-                self._source, self._registry, repository, tag, pushed=pushed, known_digest=digest
+                self._source, self._registry, repository, tag, pushed=hint.pushed or self._now(), known_digest=digest
             )
         except NotFound:
             return None

@@ -51,14 +51,21 @@ def test_push_indexes_the_tag_and_its_repository(registry: FakeRegistry) -> None
     assert set(state.tags(REG, "team/app")) == {"1.0"}
 
 
-def test_unchanged_tag_costs_one_head(registry: FakeRegistry) -> None:
+def test_unchanged_tags_cost_a_head_at_most(registry: FakeRegistry) -> None:
     state = MemoryState()
     worker = make(registry, state)
-    run(worker, state, event("push", tag="1.0"))
+    run(worker, state, event("push", tag="1.0"), event("push", tag="latest"))
     registry.calls.clear()
-    result = run(worker, state, event("push", tag="1.0"))
-    assert result.changes == ()
-    assert [c[0] for c in registry.calls] == ["head_manifest"]
+    digest = registry.tag_map["team/app"]["1.0"]
+    assert run(worker, state, event("push", tag="1.0", digest=digest)).changes == ()
+    assert registry.calls == [], "a push of what is indexed asks nothing"
+    assert run(worker, state, event("sync")).changes == ()
+    assert sorted(c[0] for c in registry.calls) == ["head_manifest", "head_manifest"]
+
+
+def test_a_push_fetches_without_asking_head_first(registry: FakeRegistry) -> None:
+    run(make(registry, MemoryState()), MemoryState(), event("push", tag="1.0", digest="sha256:whatever"))
+    assert "head_manifest" not in [c[0] for c in registry.calls]
 
 
 def test_delete_by_digest_removes_every_tag_pointing_at_it(registry: FakeRegistry) -> None:
