@@ -1,0 +1,1 @@
+"""Benchmarks of Registry Search against a real registry: ``python -m bench.run``."""

@@ -1,0 +1,105 @@
+"""How far the service's pipeline got: events received (from ``/metrics``) and tags searchable.
+
+Sampled in a thread during a load, this tells a slow notification stream
+from a slow indexer: the time until the receiver accepted every push event,
+and the time until every tag was searchable.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from bench.stack import BenchStack
+
+SAMPLE_INTERVAL_S = 0.5
+_SAMPLE_LINE = re.compile(r'^(?P<name>\w+)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
+
+
+def webhook_counters(service_url: str) -> dict[str, float]:
+    """``regsearch_webhook_*_total`` samples from ``/metrics``, keyed ``name{labels}``."""
+    text = requests.get(f"{service_url}/metrics", timeout=10).text
+    counters = {}
+    for line in text.splitlines():
+        match = _SAMPLE_LINE.match(line)
+        if match and match["name"].startswith("regsearch_webhook_") and match["name"].endswith("_total"):
+            counters[f"{match['name']}{{{match['labels']}}}"] = float(match["value"])
+    return counters
+
+
+def accepted_events(counters: dict[str, float]) -> int:
+    """Events the receiver accepted into the event log."""
+    return int(counters.get('regsearch_webhook_events_total{outcome="accepted"}', 0))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One look at the pipeline, ``at`` seconds after sampling started."""
+
+    at: float
+    accepted: int
+    tags: int
+
+
+class PipelineSampler:
+    """Samples accepted events and searchable tags every ``SAMPLE_INTERVAL_S`` until stopped."""
+
+    def __init__(self, stack: BenchStack) -> None:
+        self.stack = stack
+        self.samples: list[Sample] = []
+        self._start = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pipeline-sampler", daemon=True)
+
+    def __enter__(self) -> PipelineSampler:
+        self._start = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._sample()  # so the end state is in the timeline however short the run
+
+    def _sample(self) -> None:
+        try:
+            accepted = accepted_events(webhook_counters(self.stack.service.url))
+            self.samples.append(Sample(time.monotonic() - self._start, accepted, self.stack.indexed("tag")))
+        except requests.RequestException:
+            pass  # a missed sample only coarsens the timeline
+
+    def first_reaching(self, field: str, value: int) -> float | None:
+        """Seconds until the sampled ``field`` (``accepted`` or ``tags``) first reached ``value``."""
+        return next((s.at for s in self.samples if getattr(s, field) >= value), None)
+
+    def timeline(self, points: int = 40) -> list[dict[str, Any]]:
+        """At most ``points`` evenly spaced samples, for plotting progress."""
+        step = max(1, len(self.samples) // points)
+        return [{"at_s": round(s.at, 1), "accepted": s.accepted, "tags": s.tags} for s in self.samples[::step]]
+
+    def _run(self) -> None:
+        while not self._stop.wait(SAMPLE_INTERVAL_S):
+            self._sample()
+
+
+def wait_quiet(stack: BenchStack, quiet_s: float = 2.0, timeout_s: float = 60.0) -> tuple[bool, float]:
+    """Wait until no notification reached the service for ``quiet_s`` (at most ``timeout_s``).
+
+    The indexer's own manifest fetches come back as pull notifications after
+    a load; timing queries while they still arrive would time the load too.
+    Returns whether it went quiet, and the seconds waited.
+    """
+    started = time.monotonic()
+    last = webhook_counters(stack.service.url)
+    last_change = started
+    while time.monotonic() - last_change < quiet_s and time.monotonic() - started < timeout_s:
+        time.sleep(0.25)
+        now = webhook_counters(stack.service.url)
+        if now != last:
+            last, last_change = now, time.monotonic()
+    return time.monotonic() - last_change >= quiet_s, time.monotonic() - started

@@ -1,0 +1,83 @@
+"""The system under test: a real registry notifying a real ``regsearch serve``, on 127.0.0.1.
+
+Both are the test suite's process wrappers (``tests.support``), so the
+benchmark runs exactly what the integration tests run. The registry's
+notification endpoint uses the values the README tells users to paste.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support.registry import Notifications, RegistryProcess
+from tests.support.service import ServiceProcess
+
+REQUEST_TIMEOUT_S = 30
+
+
+class MeasuredService(ServiceProcess):
+    """``ServiceProcess`` that also reports its process's memory."""
+
+    def memory_mib(self) -> dict[str, float]:
+        """``rss`` (resident now) and ``hwm`` (peak resident) in MiB, from ``/proc/<pid>/status``."""
+        if self._process is None or self._process.poll() is not None:
+            raise RuntimeError("the service is not running")
+        status = Path(f"/proc/{self._process.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {name: round(int(fields[key].split()[0]) / 1024, 1) for name, key in (("rss", "VmRSS"), ("hwm", "VmHWM"))}
+
+
+@dataclass
+class BenchStack:
+    """The running registry and service, and a way to ask the service."""
+
+    registry: RegistryProcess
+    service: MeasuredService
+
+    def search(self, **params: Any) -> dict[str, Any]:
+        """``GET /api/v1/search`` with ``params``; raises unless 200."""
+        response = requests.get(f"{self.service.url}/api/v1/search", params=params, timeout=REQUEST_TIMEOUT_S)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def indexed(self, kind: str) -> int:
+        """How many documents of ``kind`` (``repository`` or ``tag``) the service can find now."""
+        return int(self.search(q="", kind=kind, limit=1)["total"])
+
+    def wait_indexed(self, kind: str, expected: int, timeout_s: float) -> tuple[int, float]:
+        """Poll until ``expected`` documents of ``kind`` are found or ``timeout_s`` passes.
+
+        Returns the last count and the seconds waited; the caller decides what a shortfall means.
+        """
+        started = time.monotonic()
+        count = self.indexed(kind)
+        while count < expected and time.monotonic() - started < timeout_s:
+            time.sleep(0.1)
+            count = self.indexed(kind)
+        return count, time.monotonic() - started
+
+
+@contextmanager
+def running_stack(root: Path) -> Iterator[BenchStack]:
+    """Start a service in ``root/data`` and a registry notifying it; stop both on exit."""
+    service = MeasuredService(root / "data", "")
+    notifications = Notifications(service.notify_url, service.token, timeout="1s", threshold=5, backoff="1s")
+    registry = RegistryProcess(root / "registry", notifications=notifications)
+    service.registry_url = registry.url
+    registry.start()
+    try:
+        service.start()
+        try:
+            yield BenchStack(registry, service)
+        finally:
+            service.stop()
+    finally:
+        registry.stop()
