@@ -97,3 +97,12 @@ def token_registry(registry_factory: RegistryFactory) -> RegistryProcess:
 def oci_builder(tmp_path: Path) -> OciBuilder:
     """Builds OCI layouts under this test's temporary directory."""
     return OciBuilder(tmp_path / "layouts")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``HOST:PORT`` of a Kafka cluster shared by the session (see ``tests.support.kafka``)."""
+    from tests.support.kafka import kafka_bootstrap as bootstrap
+
+    with bootstrap(tmp_path_factory.mktemp("kafka")) as servers:
+        yield servers
