@@ -30,7 +30,7 @@ from indexer.reconcile import Reconciler
 from indexer.registry import Credentials, RegistryClient
 from indexer.state import IndexerState, LogState
 from indexer.worker import Worker
-from regsearch.config import KafkaOptions, Settings
+from regsearch.config import ConfigError, KafkaOptions, Settings
 from regsearch.logs import DeadLetters, Log
 from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
 from regsearch.state import SqliteIndexerState
@@ -76,8 +76,11 @@ def sqlite_logs(data: Path) -> Logs:
 def kafka_logs(options: KafkaOptions) -> Logs:
     from regsearch.logs.kafka import KafkaDeadLetters, KafkaLog, KafkaSettings, ensure_topics
 
-    settings = KafkaSettings(**asdict(options))
-    ensure_topics(settings)
+    try:
+        settings = KafkaSettings(**asdict(options))
+        ensure_topics(settings)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     return Logs(
         events=KafkaLog(settings, "events"),
         documents=KafkaLog(settings, "docs"),
