@@ -25,9 +25,8 @@ COPY indexer ./indexer
 COPY search_api ./search_api
 # The README installs with `pip install -e .`; an image wants a regular
 # install instead: an editable one only points back into /src, which is a
-# build input, not something the running service should depend on. The
-# `kafka` extra brings the client the chart's distributed roles need.
-RUN pip install ".[kafka]"
+# build input, not something the running service should depend on.
+RUN pip install .
 
 WORKDIR /var/lib/regsearch
 USER 10001:10001

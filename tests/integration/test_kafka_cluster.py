@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
 from bench.images import RegistryPusher, RepositorySpec
 from tests.support.kafka import BrokerProcess, unique_prefix
@@ -104,6 +105,25 @@ def test_pushes_become_searchable_on_every_replica(cluster: Cluster, oci_builder
     assert docker[0] == docker[1] and docker[0][0]["name"] == "dist/app"
     assert all(s.get("/healthz").status_code == 200 for s in cluster.all())
     assert all(r.get("/readyz").status_code == 200 for r in cluster.replicas)
+
+
+def test_pull_counts_survive_indexer_restarts(cluster: Cluster, oci_builder: OciBuilder) -> None:
+    built = oci_builder.image(tag="1")
+    push(built.path, "1", f"{cluster.registry.host}/pulled/app:1")
+    wait_everywhere(cluster, lambda r: tag_total(r, "pulled") == 1)
+
+    def pull() -> None:
+        accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+        requests.get(f"{cluster.registry.url}/v2/pulled/app/manifests/1", headers=accept, timeout=5)
+
+    pulls = lambda r: r.get("/api/v1/repositories/pulled/app").json()["pulls"]  # noqa: E731
+    pull(), pull()
+    wait_everywhere(cluster, lambda r: pulls(r) == 2)
+    for indexer in cluster.indexers:
+        assert indexer.stop() == 0  # SIGTERM: finish the batch, commit, leave the group
+        indexer.start()
+    pull()
+    wait_everywhere(cluster, lambda r: pulls(r) == 3)
 
 
 def test_kill_9_an_indexer_mid_burst_loses_nothing(cluster: Cluster) -> None:
