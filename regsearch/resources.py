@@ -68,7 +68,8 @@ class Logs:
 def sqlite_logs(data: Path) -> Logs:
     return Logs(
         events=SqliteLog(data / "events.sqlite3"),
-        documents=SqliteLog(data / "documents.sqlite3", compacted=True),
+        # derived from the registry, so rebuilt by a crawl after a power loss
+        documents=SqliteLog(data / "documents.sqlite3", compacted=True, fsync=False),
         dead_letters=SqliteDeadLetters(data / "deadletters.sqlite3"),
     )
 

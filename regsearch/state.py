@@ -24,7 +24,7 @@ class SqliteIndexerState(IndexerState):
     """Indexer state in one SQLite file; ``apply`` is one transaction."""
 
     def __init__(self, path: Path) -> None:
-        self._db = SqliteDatabase(path, STATE_SCHEMA)
+        self._db = SqliteDatabase(path, STATE_SCHEMA, fsync=False)  # derived, see SqliteLog
 
     def tags(self, registry: str, repository: str) -> dict[str, TagDocument]:
         rows = self._db.query(

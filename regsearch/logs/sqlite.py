@@ -1,8 +1,12 @@
 """The embedded backend: logs in SQLite files in the data directory.
 
-Each log is one SQLite database in WAL mode with ``synchronous=FULL``: a
-transaction that returned is on disk, so an append that returned survives
-``kill -9`` and a batch is either wholly there or not at all. Offsets are
+Each log is one SQLite database in WAL mode. With ``fsync`` (the default,
+``synchronous=FULL``) a transaction that returned is on disk, surviving
+``kill -9`` and power loss alike; what the webhook acknowledges is kept so.
+Without it (``synchronous=NORMAL``) a returned transaction survives the
+process dying but not the machine: good enough for what can be rebuilt from
+the registry (documents, indexer state), and it spares the disk an fsync per
+batch. Either way a batch is wholly there or not at all. Offsets are
 ``AUTOINCREMENT`` row ids, so they only grow, and writers are serialised by
 SQLite, so a reader never sees a later offset before an earlier one. An
 offset is the row id less one, so offsets start at 0 as in Kafka.
@@ -65,7 +69,7 @@ RECHECK_S = 0.05  # appends by another process wake no one here: look again this
 class SqliteDatabase:
     """One SQLite file shared by the threads of a process, one statement at a time."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, *, fsync: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
@@ -73,7 +77,7 @@ class SqliteDatabase:
             path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self._conn.executescript(schema)
 
     @contextmanager
@@ -109,8 +113,8 @@ class SqliteDatabase:
 class SqliteLog(Log):
     """A log in one SQLite file; ``compacted`` keeps only each key's newest record."""
 
-    def __init__(self, path: Path, *, compacted: bool = False) -> None:
-        self._db = SqliteDatabase(path, LOG_SCHEMA)
+    def __init__(self, path: Path, *, compacted: bool = False, fsync: bool = True) -> None:
+        self._db = SqliteDatabase(path, LOG_SCHEMA, fsync=fsync)
         self._compacted = compacted
         self._appended = threading.Condition()
 
