@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from regsearch.logs.kafka_settings import KafkaSettings
+
 DEFAULT_REGISTRY = "http://localhost:5000"
 DEFAULT_DATA_DIR = "./regsearch-data"
 DEFAULT_LISTEN = "127.0.0.1:8080"
@@ -80,23 +82,6 @@ def env_default(name: str, environ: Mapping[str, str] = os.environ) -> str | Non
 
 
 @dataclass(frozen=True)
-class KafkaOptions:
-    """Where the distributed logs live, and how to reach them; see ``regsearch.logs.kafka``."""
-
-    bootstrap: str
-    topic_prefix: str = "regsearch"
-    partitions: int = 6
-    replication_factor: int = 1
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-
-
-@dataclass(frozen=True)
 class Settings:
     """Everything a Registry Search process needs to know, validated."""
 
@@ -111,7 +96,7 @@ class Settings:
     reconcile_interval_s: float = 600.0
     public_url: str | None = None
     threads: int = 8
-    kafka: KafkaOptions | None = None
+    kafka: KafkaSettings | None = None
 
     @property
     def notifications_url(self) -> str:
@@ -194,11 +179,18 @@ def build_settings(values: Mapping[str, str | None]) -> Settings:
     )
 
 
-def kafka_options(values: Mapping[str, str | None]) -> KafkaOptions | None:
-    """The Kafka options, or None for the embedded SQLite logs."""
+def kafka_options(values: Mapping[str, str | None]) -> KafkaSettings | None:
+    """The Kafka settings, or None for the embedded SQLite logs."""
     if not values.get("kafka_bootstrap"):
         return None
-    return KafkaOptions(
+    try:
+        return kafka_settings(values)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def kafka_settings(values: Mapping[str, str | None]) -> KafkaSettings:
+    return KafkaSettings(
         bootstrap=values["kafka_bootstrap"] or "",
         topic_prefix=values.get("topic_prefix") or "regsearch",
         partitions=int(to_number("kafka_partitions", values.get("kafka_partitions"), int)),

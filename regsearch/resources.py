@@ -18,7 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -30,8 +30,9 @@ from indexer.reconcile import Reconciler
 from indexer.registry import Credentials, RegistryClient
 from indexer.state import IndexerState, LogState
 from indexer.worker import Worker
-from regsearch.config import ConfigError, KafkaOptions, Settings
+from regsearch.config import ConfigError, Settings
 from regsearch.logs import DeadLetters, Log
+from regsearch.logs.kafka import KafkaDeadLetters, KafkaLog, KafkaSettings, ensure_topics
 from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
 from regsearch.state import SqliteIndexerState
 
@@ -74,11 +75,8 @@ def sqlite_logs(data: Path) -> Logs:
     )
 
 
-def kafka_logs(options: KafkaOptions) -> Logs:
-    from regsearch.logs.kafka import KafkaDeadLetters, KafkaLog, KafkaSettings, ensure_topics
-
+def kafka_logs(settings: KafkaSettings) -> Logs:
     try:
-        settings = KafkaSettings(**asdict(options))
         ensure_topics(settings)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
