@@ -1,9 +1,18 @@
-"""The search index: one Whoosh directory behind a small interface.
+"""The search index: two Whoosh indexes behind a small interface.
 
 The index is a cache of the document log and can always be rebuilt from it.
 Exactly one writer (the follower) calls :meth:`SearchIndex.apply`; any number
-of threads may search at once, each with its own searcher that is refreshed
-after a commit.
+of threads may search at once, each with its own searchers, replaced (never
+refreshed) after a commit.
+
+Layout: the index directory holds ``repositories/`` and ``tags/``, one Whoosh
+index per document kind, so a repository search scans only repository
+documents, and a ``LAYOUT`` file naming this layout. A directory without that
+file or with another layout (e.g. the single index of earlier versions) is
+cleared and recreated empty on open: the follower then rebuilds it from the
+start of the document log. The repository index also records the applied
+log positions and is committed last, so a crash between the two commits
+replays the batch, which is idempotent.
 
 Query text is never parsed as syntax. It is split on white space into
 chunks; each chunk is analysed with each searchable field's own analyzer,
@@ -16,26 +25,33 @@ selects by the filters alone, as an empty one does.
 Ranking: a query equal to a whole repository name or to its last path
 segment ranks that repository first; then BM25, with name matches boosted.
 An empty query lists the newest pushes first.
+
+Commits never merge large segments: see :func:`bounded_merge`.
 """
 
 from __future__ import annotations
 
+import math
+import shutil
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from whoosh import index as whoosh_index
-from whoosh.query import And, AndMaybe, Every, Or, Prefix, Query, Term
-from whoosh.sorting import FieldFacet, MultiFacet
+from whoosh.idsets import BitSet
+from whoosh.query import And, AndMaybe, Or, Prefix, Query, Term
+from whoosh.reading import SegmentReader
 
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.schema import (
     META_ID,
     SEARCHABLE_FIELDS,
+    Kind,
     build_schema,
     document_fields,
     meta_fields,
@@ -45,11 +61,34 @@ from indexer.schema import (
 from regsearch.logs import Positions
 
 EXACT_NAME_BOOST = 1000.0
+LAYOUT_FILE = "LAYOUT"
+LAYOUT = "2: repositories/ and tags/, whoosh-reloaded 2.7.5\n"
+# Commit order: the repository index holds the positions and goes last.
+KINDS: tuple[Kind, ...] = ("tag", "repository")
+DIRECTORIES: dict[Kind, str] = {"tag": "tags", "repository": "repositories"}
+# The single Whoosh index of layout 1 (and of a pre-layout directory).
+_OLD_FILE_PREFIXES = ("_MAIN_", "MAIN_")
+# Merging at commit: segments of a tier (size within a factor MERGE_FACTOR)
+# merge once MERGE_FACTOR of them exist, up to MAX_MERGE_DOCS documents: a
+# merge costs about 1 ms per document here, and the writer waits for it.
+MERGE_FACTOR = 4
+MAX_MERGE_DOCS = 1000
+# Merging when idle (compact()): one step merges the smallest segments into
+# one of at most COMPACT_MERGE_DOCS documents; a search costs about 0.5 ms
+# per segment, so fewer, larger segments are what searches want. A larger
+# segment joins only when at most COMPACT_RATIO times the smaller ones
+# together: a short pause of the log never rewrites a large segment for a
+# few new documents (the next push would wait for that).
+COMPACT_MERGE_DOCS = 4000
+COMPACT_RATIO = 4
+# A segment with this share of deleted documents is rewritten when idle.
+COMPACT_DELETED_SHARE = 0.25
 _WRITER_TIMEOUT_SECONDS = 1.0
 # How stale a thread's searcher may be when another process commits.
 _REFRESH_SECONDS = 1.0
-_SCHEMA = build_schema()
-_NEWEST_FIRST = MultiFacet([FieldFacet("pushed", reverse=True), FieldFacet("repository")])
+_SCHEMAS = {kind: build_schema(kind) for kind in KINDS}
+_FILTER_FIELDS = ("arch", "os")
+_CACHED_VALUES = 64
 
 
 class IndexLocked(RuntimeError):
@@ -82,41 +121,58 @@ class SearchPage:
 
 @dataclass(frozen=True)
 class _ThreadSearcher:
+    """One thread's searcher of one kind's index, and what was computed on it (``cached``)."""
+
     searcher: Any
     generation: int
     checked_at: float
+    computed: dict[tuple[str | None, ...], Any] = field(default_factory=dict)
+
+    def cached(self, key: tuple[str | None, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``'s value for ``key`` on this searcher, computed once.
+
+        Keys hold user-given filter values: the cache starts over past
+        ``_CACHED_VALUES`` of them rather than grow without bound.
+        """
+        if key not in self.computed:
+            if len(self.computed) >= _CACHED_VALUES:
+                self.computed.clear()
+            self.computed[key] = compute()
+        return self.computed[key]
 
 
 class SearchIndex:
     """One directory; one writer (the follower). Thread-safe for searching."""
 
-    def __init__(self, ix: Any, path: Path) -> None:
-        self._ix = ix
+    def __init__(self, indexes: dict[Kind, Any], path: Path) -> None:
+        self._ix = indexes
         self._path = path
         self._lock = threading.Lock()
         self._generation = 0
-        self._searchers: dict[int, _ThreadSearcher] = {}
+        self._searchers: dict[tuple[int, Kind], _ThreadSearcher] = {}
 
     @classmethod
     def open(cls, path: Path) -> SearchIndex:
-        """Open the index in ``path``, creating the directory and an empty index when missing."""
+        """Open the index in ``path``, creating it empty when missing or of another layout."""
         path.mkdir(parents=True, exist_ok=True)
-        if whoosh_index.exists_in(str(path)):
-            ix = whoosh_index.open_dir(str(path))
-        else:
-            ix = whoosh_index.create_in(str(path), build_schema())
-        return cls(ix, path)
+        if _layout(path) != LAYOUT:
+            _clear(path)
+        indexes = {kind: _open_or_create(path / DIRECTORIES[kind], kind) for kind in KINDS}
+        if _layout(path) != LAYOUT:
+            _write_layout(path)
+        return cls(indexes, path)
 
     def applied_positions(self) -> dict[int, int]:
         """The document-log positions to resume from; empty for a new index.
 
-        Committed in the same commit as the batch they follow, so after a
-        crash the follower resumes exactly after the last durable batch.
+        Committed in the same commit as the batch's repository documents,
+        after its tag documents, so after a crash the follower resumes
+        exactly after the last durable batch.
         """
-        return positions_from_meta(self._searcher().document(id=META_ID))
+        return positions_from_meta(self._searcher("repository").document(id=META_ID))
 
     def apply(self, changes: Sequence[tuple[str, Document | None]], positions: Positions) -> None:
-        """Write one batch of document-log changes and the ``positions`` after it in one commit.
+        """Write one batch of document-log changes and the ``positions`` after it.
 
         ``changes`` are ``(doc_id, document)`` pairs in log order; ``None`` is a
         tombstone. Several changes to one id collapse to the last. The key must
@@ -125,38 +181,66 @@ class SearchIndex:
         Searches started after this returns see the batch.
         """
         latest = _last_change_per_id(changes)
-        writer = self._writer()
-        try:
+        with self._writers() as writers:
+            batch = _Batch(writers, {kind: self._searcher(kind) for kind in KINDS})
             for doc_id, doc in latest.items():
-                writer.delete_by_term("id", doc_id)
-                if doc is not None:
-                    writer.add_document(**document_fields(doc))
-            writer.delete_by_term("id", META_ID)
-            writer.add_document(**meta_fields(positions))
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
+                batch.replace(doc_id, doc)
+            batch.replace(META_ID, None)
+            writers["repository"].add_document(**meta_fields(positions))
+            for kind in KINDS:  # an untouched index keeps its generation, and its searchers
+                if kind in batch.touched or kind == "repository":
+                    writers[kind].commit(mergetype=bounded_merge)
         with self._lock:
             self._generation += 1
 
+    def compact(self) -> bool:
+        """Merge segments for faster searches, one bounded step; call it while the log is idle.
+
+        A step merges the smallest segments of one index (repositories first,
+        the index searches use most) into one segment of at most
+        ``COMPACT_MERGE_DOCS`` documents, or rewrites a segment holding many
+        deleted documents. Returns True when it merged something (another step
+        may merge more), False when there is nothing left to do. Raises
+        :class:`IndexLocked` like :meth:`apply`; documents and positions are
+        unchanged, so searches see the same results.
+        """
+        for kind in reversed(KINDS):
+            if self._compact_step(kind):
+                with self._lock:
+                    self._generation += 1
+                return True
+        return False
+
+    def _compact_step(self, kind: Kind) -> bool:
+        writer = self._writer(kind)
+        try:
+            if not _compaction(writer.segments):
+                return False
+            writer.commit(mergetype=compact_merge)
+            return True
+        finally:
+            _cancel_if_open(writer)
+
     def is_empty(self) -> bool:
         """True when the index holds no repository or tag document."""
-        kinds = Or([Term("kind", "repository"), Term("kind", "tag")])
-        return bool(self._searcher().search(kinds, limit=1).is_empty())
+        repositories = self._searcher("repository")
+        meta = 0 if repositories.document(id=META_ID) is None else 1
+        return repositories.doc_count() - meta == 0 and self._searcher("tag").doc_count() == 0
 
     def search(self, request: SearchRequest) -> SearchPage:
         """One page of documents of ``request.kind`` matching ``request``; never raises on odd text."""
         text = text_query(request.q)
-        searcher = self._searcher()
-        results = searcher.search(
-            Every() if text is None else _ranked(text, request.q),
-            filter=_filter(request),
-            limit=request.offset + request.limit,
-            sortedby=_NEWEST_FIRST if text is None else None,
+        entry = self._entry(request.kind)
+        if text is None:
+            return _page(entry.searcher, _newest_first_docs(entry, request), request)
+        allowed = _filter_set(entry, request)
+        if allowed is not None and not allowed:  # whoosh reads an empty filter as no filter
+            return SearchPage(0, ())
+        # optimize=False: count every match while ranking, instead of a second pass for the total.
+        results = entry.searcher.search(
+            _ranked(text, request.q), filter=allowed, limit=request.offset + request.limit, optimize=False
         )
-        page = results[request.offset : request.offset + request.limit]
-        return SearchPage(len(results), tuple(document_from_json(hit["document"]) for hit in page))
+        return _page(entry.searcher, [hit.docnum for hit in results], request, len(results))
 
     def repository(
         self, name: str, registry: str | None = None
@@ -165,15 +249,12 @@ class SearchIndex:
 
         Without ``registry``, the first registry (by name) holding ``name`` answers.
         """
-        found = self._find(_repository_query(name, registry), sortedby="registry", limit=1)
+        found = self._find("repository", _repository_query(name, registry), sortedby="registry", limit=1)
         if not found:
             return None
         repo = found[0]
         assert isinstance(repo, RepositoryDocument)
-        tags = self._find(
-            And([Term("kind", "tag"), Term("repository", name), Term("registry", repo.registry)]),
-            limit=None,
-        )
+        tags = self._find("tag", And([Term("repository", name), Term("registry", repo.registry)]), limit=None)
         return repo, _newest_first([t for t in tags if isinstance(t, TagDocument)])
 
     def close(self) -> None:
@@ -182,46 +263,141 @@ class SearchIndex:
             searchers, self._searchers = list(self._searchers.values()), {}
         for entry in searchers:
             entry.searcher.close()
-        self._ix.close()
+        for ix in self._ix.values():
+            ix.close()
 
-    def _find(self, query: Query, **kwargs: Any) -> list[Document]:
-        results = self._searcher().search(query, **kwargs)
+    def _find(self, kind: Kind, query: Query, **kwargs: Any) -> list[Document]:
+        results = self._searcher(kind).search(query, **kwargs)
         return [document_from_json(hit["document"]) for hit in results]
 
-    def _writer(self) -> Any:
+    @contextmanager
+    def _writers(self) -> Iterator[dict[Kind, Any]]:
+        """A writer per index, all locked before anything is written; every writer
+        not committed when the block ends is cancelled."""
+        writers: dict[Kind, Any] = {}
+        with ExitStack() as cleanup:
+            for kind in KINDS:
+                writers[kind] = self._writer(kind)
+                cleanup.callback(_cancel_if_open, writers[kind])
+            yield writers
+
+    def _writer(self, kind: Kind) -> Any:
         try:
-            return self._ix.writer(timeout=_WRITER_TIMEOUT_SECONDS)
+            return self._ix[kind].writer(timeout=_WRITER_TIMEOUT_SECONDS)
         except whoosh_index.LockError as exc:
             raise IndexLocked(
                 f"another process owns the index directory {self._path} (its write lock is held); "
                 "each search replica needs its own index directory"
             ) from exc
 
-    def _searcher(self) -> Any:
-        """This thread's searcher, renewed after a local commit or, for another
-        process's commits, at most ``_REFRESH_SECONDS`` late."""
-        ident = threading.get_ident()
+    def _searcher(self, kind: Kind) -> Any:
+        return self._entry(kind).searcher
+
+    def _entry(self, kind: Kind) -> _ThreadSearcher:
+        """This thread's searcher of ``kind``, renewed after a local commit or, for
+        another process's commits, at most ``_REFRESH_SECONDS`` late."""
+        key = (threading.get_ident(), kind)
         now = time.monotonic()
         generation = self._generation
-        entry = self._searchers.get(ident)
+        entry = self._searchers.get(key)
         if entry is not None and entry.generation == generation and now - entry.checked_at < _REFRESH_SECONDS:
-            return entry.searcher
-        searcher = self._renewed(entry.searcher if entry is not None else None)
+            return entry
+        renewed = self._renewed(kind, entry)
         with self._lock:
-            self._searchers[ident] = _ThreadSearcher(searcher, generation, now)
-        return searcher
+            self._searchers[key] = renewed = _ThreadSearcher(
+                renewed.searcher, generation, now, renewed.computed if renewed is entry else {}
+            )
+        return renewed
 
-    def _renewed(self, searcher: Any) -> Any:
-        """``searcher`` if it still reads the latest commit, else a new one.
+    def _renewed(self, kind: Kind, entry: _ThreadSearcher | None) -> _ThreadSearcher:
+        """``entry`` if its searcher still reads the latest commit, else one with a new searcher.
 
         Not ``Searcher.refresh()``: in whoosh-reloaded 2.7.5 it keeps the
         segments a merge replaced, so deleted documents come back.
         """
-        if searcher is not None:
-            if searcher.reader().generation() == self._ix.latest_generation():
-                return searcher
-            searcher.close()
-        return self._ix.searcher()
+        ix = self._ix[kind]
+        if entry is not None:
+            if entry.searcher.reader().generation() == ix.latest_generation():
+                return entry
+            entry.searcher.close()
+        return _ThreadSearcher(ix.searcher(), -1, 0.0)
+
+
+def bounded_merge(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: merge small segments, never into one above ``MAX_MERGE_DOCS``.
+
+    Segments are grouped in tiers by live document count (tier ``t`` holds
+    ``MERGE_FACTOR**t`` up to ``MERGE_FACTOR**(t+1)`` documents). When a tier
+    holds ``MERGE_FACTOR`` segments, the lowest such tier merges into the
+    writer's new segment. Whoosh's default policy may merge every segment
+    at once, a multi-second stall of the only writer at 10,000 documents;
+    here a commit merges at most ``MAX_MERGE_DOCS`` documents (deleted ones
+    included), so the number of segments grows by one per ``MAX_MERGE_DOCS``.
+    """
+    return _merge_into(writer, segments, _segments_to_merge(segments))
+
+
+def compact_merge(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy of :meth:`SearchIndex.compact`: see :func:`_compaction`."""
+    return _merge_into(writer, segments, _compaction(segments))
+
+
+def _compaction(segments: list[Any]) -> list[Any]:
+    """What one :meth:`SearchIndex.compact` step merges in an index of ``segments``.
+
+    The smallest segments (by documents, deleted ones included), each at
+    most ``COMPACT_RATIO`` times those before it together, up to
+    ``COMPACT_MERGE_DOCS`` documents in all, when that is two or more; else
+    one segment to purge of its deleted documents; else none.
+    """
+    chosen: list[Any] = []
+    total = 0
+    for segment in sorted(segments, key=lambda s: s.doc_count_all()):
+        size = segment.doc_count_all()
+        if total + size > COMPACT_MERGE_DOCS or (chosen and size > COMPACT_RATIO * total):
+            break
+        chosen.append(segment)
+        total += size
+    if len(chosen) > 1:
+        return chosen
+    wasteful = [s for s in segments if s.deleted_count() > COMPACT_DELETED_SHARE * s.doc_count_all()]
+    return wasteful[:1]
+
+
+def _merge_into(writer: Any, segments: list[Any], chosen: list[Any]) -> list[Any]:
+    """Add the documents of the ``chosen`` segments to ``writer``; the segments that remain."""
+    for segment in chosen:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [segment for segment in segments if segment not in chosen]
+
+
+def _segments_to_merge(segments: list[Any]) -> list[Any]:
+    tiers: dict[int, list[Any]] = {}
+    for segment in sorted(segments, key=lambda s: s.doc_count()):
+        if segment.doc_count_all() < MAX_MERGE_DOCS:
+            tiers.setdefault(_tier(segment.doc_count()), []).append(segment)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= MERGE_FACTOR:
+            chosen = _within(tiers[tier], MAX_MERGE_DOCS)
+            return chosen if len(chosen) > 1 else []
+    return []
+
+
+def _tier(documents: int) -> int:
+    return 0 if documents < MERGE_FACTOR else int(math.log(documents, MERGE_FACTOR))
+
+
+def _within(segments: list[Any], budget: int) -> list[Any]:
+    """The first ``segments`` whose documents, deleted ones included, add up to at most ``budget``."""
+    chosen, total = [], 0
+    for segment in segments:
+        if total + segment.doc_count_all() > budget:
+            break
+        chosen.append(segment)
+        total += segment.doc_count_all()
+    return chosen
 
 
 def text_query(q: str) -> Query | None:
@@ -233,17 +409,18 @@ def text_query(q: str) -> Query | None:
 
 def _chunk_query(chunk: str) -> Query | None:
     prefix = chunk.endswith("*")
-    per_field = [_field_query(field, chunk.rstrip("*"), prefix) for field in SEARCHABLE_FIELDS]
+    per_field = [_field_query(name, chunk.rstrip("*"), prefix) for name in SEARCHABLE_FIELDS]
     matches = [clause for clause in per_field if clause is not None]
     return Or(matches) if matches else None
 
 
-def _field_query(field: str, text: str, prefix: bool) -> Query | None:
-    words = list(_SCHEMA[field].process_text(text, mode="query"))
+def _field_query(name: str, text: str, prefix: bool) -> Query | None:
+    # Both kinds' schemas analyse searchable fields alike.
+    words = list(_SCHEMAS["repository"][name].process_text(text, mode="query"))
     if not words:
         return None
-    last = Prefix(field, words[-1]) if prefix else Term(field, words[-1])
-    return And([Term(field, word) for word in words[:-1]] + [last])
+    last = Prefix(name, words[-1]) if prefix else Term(name, words[-1])
+    return And([Term(name, word) for word in words[:-1]] + [last])
 
 
 def _ranked(text: Query, q: str) -> Query:
@@ -254,20 +431,111 @@ def _ranked(text: Query, q: str) -> Query:
     return AndMaybe(text, Term("name_key", key, boost=EXACT_NAME_BOOST))
 
 
-def _filter(request: SearchRequest) -> Query:
-    terms = [Term("kind", request.kind)]
-    if request.arch:
-        terms.append(Term("arch", request.arch.lower()))
-    if request.os:
-        terms.append(Term("os", request.os.lower()))
-    return And(terms)
+def _filter_values(request: SearchRequest) -> tuple[str | None, str | None]:
+    return (request.arch.lower() if request.arch else None, request.os.lower() if request.os else None)
+
+
+def _filter_set(entry: _ThreadSearcher, request: SearchRequest) -> Any:
+    """The documents passing ``request``'s filters, computed once per searcher; None without filters."""
+    values = _filter_values(request)
+    if values == (None, None):
+        return None
+    terms = [Term(name, value) for name, value in zip(_FILTER_FIELDS, values) if value is not None]
+    searcher = entry.searcher
+    return entry.cached(("filter", *values), lambda: BitSet(searcher.docs_for_query(And(terms)), size=searcher.doc_count_all()))
+
+
+def _newest_first_docs(entry: _ThreadSearcher, request: SearchRequest) -> list[int]:
+    """Every document passing ``request``'s filters, newest push first (then by repository name).
+
+    Computed once per searcher from the sortable columns: cheaper than
+    Whoosh's sorting collector, which computes every document's key per search.
+    """
+    every = entry.cached(("newest",), lambda: _sorted_by_push(entry.searcher))
+    allowed = _filter_set(entry, request)
+    if allowed is None:
+        return every
+    return entry.cached(("newest", *_filter_values(request)), lambda: [d for d in every if d in allowed])
+
+
+def _sorted_by_push(searcher: Any) -> list[int]:
+    reader = searcher.reader()
+    if reader.doc_count_all() == 0:  # no segments: Whoosh's empty reader has no columns
+        return []
+    # Whole columns, read segment by segment: per-document lookups cost ~20x more.
+    pushed = list(reader.column_reader("pushed", translate=False))
+    names = list(reader.column_reader("repository", translate=False))
+    excluded = {searcher.document_number(id=META_ID)} | _deleted(reader)
+    live = [docnum for docnum in range(len(pushed)) if docnum not in excluded]
+    return sorted(live, key=lambda docnum: (-pushed[docnum], names[docnum]))
+
+
+def _deleted(reader: Any) -> set[int]:
+    return {offset + docnum for leaf, offset in reader.leaf_readers() for docnum in leaf.segment().deleted_docs()}
+
+
+def _page(searcher: Any, docnums: list[int], request: SearchRequest, total: int | None = None) -> SearchPage:
+    """The page ``request`` asks for of ``docnums`` (all matches, or the first ones of ``total``)."""
+    page = docnums[request.offset : request.offset + request.limit]
+    documents = tuple(document_from_json(searcher.stored_fields(docnum)["document"]) for docnum in page)
+    return SearchPage(len(docnums) if total is None else total, documents)
 
 
 def _repository_query(name: str, registry: str | None) -> Query:
-    terms = [Term("kind", "repository"), Term("repository", name)]
+    terms = [Term("repository", name)]
     if registry is not None:
         terms.append(Term("registry", registry))
     return And(terms)
+
+
+class _Batch:
+    """The writes of one :meth:`SearchIndex.apply`, and which indexes they touched.
+
+    Deletes find documents with ``searchers`` that read the commit each
+    writer started from: Whoosh's ``delete_by_term`` would open a reader of
+    every segment per commit instead, and a new document needs no delete.
+    """
+
+    def __init__(self, writers: dict[Kind, Any], searchers: dict[Kind, Any]) -> None:
+        self._writers = writers
+        self._searchers = searchers
+        self.touched: set[Kind] = set()
+
+    def replace(self, doc_id: str, doc: Document | None) -> None:
+        """Replace ``doc_id`` in the index of its kind by ``doc`` (delete only, for a tombstone)."""
+        kinds = _kinds_of_id(doc_id) if doc is None else (_kind_of(doc),)
+        for kind in kinds:
+            self._delete(kind, doc_id)
+        if doc is not None:
+            self._writers[kinds[0]].add_document(**document_fields(doc))
+            self.touched.add(kinds[0])
+
+    def _delete(self, kind: Kind, doc_id: str) -> None:
+        writer, searcher = self._writers[kind], self._searchers[kind]
+        if searcher.reader().generation() != writer.generation - 1:  # not the writer's starting commit
+            writer.delete_by_term("id", doc_id)
+            self.touched.add(kind)
+            return
+        for docnum in searcher.document_numbers(id=doc_id):
+            writer.delete_document(docnum)
+            self.touched.add(kind)
+
+
+def _kind_of(doc: Document) -> Kind:
+    return "tag" if isinstance(doc, TagDocument) else "repository"
+
+
+def _kinds_of_id(doc_id: str) -> tuple[Kind, ...]:
+    if doc_id.startswith("tag:"):
+        return ("tag",)
+    if doc_id.startswith("repo:"):
+        return ("repository",)
+    return KINDS
+
+
+def _cancel_if_open(writer: Any) -> None:
+    if not writer.is_closed:
+        writer.cancel()
 
 
 def _last_change_per_id(changes: Sequence[tuple[str, Document | None]]) -> dict[str, Document | None]:
@@ -286,3 +554,32 @@ def _newest_first(tags: list[TagDocument]) -> tuple[TagDocument, ...]:
 
 def _pushed_key(tag: TagDocument) -> datetime:
     return parse_time(tag.pushed) or datetime.min
+
+
+def _layout(path: Path) -> str | None:
+    try:
+        return (path / LAYOUT_FILE).read_text()
+    except FileNotFoundError:
+        return None
+
+
+def _clear(path: Path) -> None:
+    """Remove the index files of any layout from ``path``, and nothing else."""
+    for child in path.iterdir():
+        if child.is_dir() and child.name in DIRECTORIES.values():
+            shutil.rmtree(child)
+        elif child.name.startswith(_OLD_FILE_PREFIXES) or child.name == LAYOUT_FILE:
+            child.unlink()
+
+
+def _write_layout(path: Path) -> None:
+    temporary = path / (LAYOUT_FILE + ".tmp")
+    temporary.write_text(LAYOUT)
+    temporary.replace(path / LAYOUT_FILE)
+
+
+def _open_or_create(path: Path, kind: Kind) -> Any:
+    path.mkdir(exist_ok=True)
+    if whoosh_index.exists_in(str(path)):
+        return whoosh_index.open_dir(str(path))
+    return whoosh_index.create_in(str(path), build_schema(kind))

@@ -1,34 +1,43 @@
-"""The Whoosh schema of the search index, and how a document fills it.
+"""The Whoosh schemas of the search index, and how a document fills them.
 
 Only ``indexer/index.py`` uses this module; nothing else imports whoosh.
 
-Fields (one index holds three kinds of entries, told apart by ``kind``):
+Repository and tag documents live in two Whoosh indexes with one schema each
+(:func:`build_schema` of their kind), so a repository search scans only
+repository documents. The repository index also holds the one entry that
+records the applied document-log positions (:data:`META_ID`).
 
-- ``id`` — the document id (unique); ``kind`` — ``repository``, ``tag`` or
-  ``meta`` (the one entry that records the applied document-log positions).
+Fields:
+
+- ``id`` — the document id (unique).
 - ``registry``, ``repository`` — exact values, for lookups and sorting.
 - ``name`` — the words of the repository path (split on ``/ - _ .``, lower
   case): ``library/nginx-proxy`` matches ``library``, ``nginx`` and ``proxy``.
+  Boosted: a name match outranks a match of the same word in ``text``.
 - ``name_key`` — the whole repository name and its last path segment, lower
   case; a query equal to one of them ranks first.
-- ``tag`` — the words of the tag (of every tag, on a repository document).
-- ``title``, ``description``, ``labels`` — stemmed text; ``labels`` holds the
-  label and annotation values.
+- ``text`` — every other searchable word, stemmed: tags (each tag whole and
+  split into its words, as names are), title, description, and the label
+  and annotation values. One field, so a query word is one posting list
+  here instead of an OR over several fields.
 - ``arch``, ``os`` — platform keywords for filters; ``arch`` holds both
   ``arm`` and ``arm/v7`` for a variant.
-- ``pushed`` (sortable date), ``pulls`` (sortable number).
+- ``pushed`` — a sortable column only (see :func:`pushed_key`).
 - ``document`` — the document as JSON, so results return exactly it.
+- ``positions`` — on the meta entry only: the applied positions as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
 
 from whoosh.analysis import Analyzer, LowercaseFilter, RegexTokenizer, StemmingAnalyzer
-from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.columns import NumericColumn
+from whoosh.fields import COLUMN, ID, KEYWORD, STORED, TEXT, Schema
 
 from indexer.documents import (
     Document,
@@ -38,12 +47,17 @@ from indexer.documents import (
     document_to_json,
 )
 
+Kind = Literal["repository", "tag"]
 META_ID = "meta:applied-positions"
-SEARCHABLE_FIELDS = ("name", "tag", "title", "description", "labels")
+SEARCHABLE_FIELDS = ("name", "text")
+NAME_BOOST = 3.0
 
 # Letters and digits only: "_" counts as a separator, as in repository names.
 _WORD_PATTERN = r"[^\W_]+"
+_WORDS = re.compile(_WORD_PATTERN)
 _TEXT_PATTERN = r"\w+(\.?\w+)*"
+_EPOCH = datetime(1970, 1, 1)
+_OLDEST = (datetime.min - _EPOCH) // timedelta(microseconds=1)
 
 
 def _name_analyzer() -> Analyzer:
@@ -57,39 +71,33 @@ def _text_analyzer() -> Analyzer:
     return StemmingAnalyzer(expression=_TEXT_PATTERN, stoplist=None, minsize=1, cachesize=None)
 
 
-def build_schema() -> Schema:
-    """The schema every index directory is created with."""
-    return Schema(
-        id=ID(unique=True, stored=True),
-        kind=ID,
-        registry=ID(stored=True, sortable=True),
-        repository=ID(stored=True, sortable=True),
-        name=TEXT(analyzer=_name_analyzer(), phrase=False, field_boost=3.0),
-        name_key=KEYWORD(lowercase=True),
-        tag=TEXT(analyzer=_name_analyzer(), phrase=False, field_boost=1.5),
-        title=TEXT(analyzer=_text_analyzer(), phrase=False, field_boost=2.0),
-        description=TEXT(analyzer=_text_analyzer(), phrase=False),
-        labels=TEXT(analyzer=_text_analyzer(), phrase=False, field_boost=0.5),
-        arch=KEYWORD(lowercase=True),
-        os=KEYWORD(lowercase=True),
-        pushed=DATETIME(sortable=True),
-        pulls=NUMERIC(bits=64, sortable=True),
-        document=STORED,
-        positions=STORED,
-    )
+def build_schema(kind: Kind) -> Schema:
+    """The schema the index of ``kind`` documents is created with."""
+    fields: dict[str, Any] = {
+        "id": ID(unique=True, stored=True),
+        "registry": ID(stored=True, sortable=True),
+        "repository": ID(stored=True, sortable=True),
+        "name": TEXT(analyzer=_name_analyzer(), phrase=False, field_boost=NAME_BOOST),
+        "name_key": KEYWORD(lowercase=True),
+        "text": TEXT(analyzer=_text_analyzer(), phrase=False),
+        "arch": KEYWORD(lowercase=True),
+        "os": KEYWORD(lowercase=True),
+        # A column only: sorted on, never searched, so no terms to write and merge.
+        "pushed": COLUMN(NumericColumn("q", default=0)),
+        "document": STORED,
+    }
+    if kind == "repository":
+        fields["positions"] = STORED
+    return Schema(**fields)
 
 
 def document_fields(doc: Document) -> dict[str, Any]:
-    """The field values that index ``doc``; ``document`` holds its JSON."""
+    """The field values that index ``doc`` in the index of its kind; ``document`` holds its JSON."""
     return {
         "id": doc.doc_id,
-        "kind": doc.kind,
         "registry": doc.registry,
-        "title": doc.title or "",
-        "description": doc.description or "",
         "document": document_to_json(doc).decode(),
-        # A missing time would sort first in "newest first": make it the oldest.
-        "pushed": parse_time(doc.pushed) or datetime.min,
+        "pushed": pushed_key(doc.pushed),
         **_platform_fields(doc.platforms),
         **_kind_fields(doc),
     }
@@ -97,7 +105,7 @@ def document_fields(doc: Document) -> dict[str, Any]:
 
 def meta_fields(positions: Mapping[int, int]) -> dict[str, Any]:
     """The field values of the entry that records the applied positions."""
-    return {"id": META_ID, "kind": "meta", "positions": json.dumps({str(p): o for p, o in positions.items()})}
+    return {"id": META_ID, "positions": json.dumps({str(p): o for p, o in positions.items()})}
 
 
 def positions_from_meta(stored: Mapping[str, Any] | None) -> dict[int, int]:
@@ -110,6 +118,17 @@ def positions_from_meta(stored: Mapping[str, Any] | None) -> dict[int, int]:
 def name_keys(repository: str) -> str:
     """The exact-match keys of a repository name: itself and its last segment."""
     return f"{repository} {repository.rsplit('/', 1)[-1]}"
+
+
+def pushed_key(value: str | None) -> int:
+    """A push time as the sortable number in ``pushed``: microseconds since 1970.
+
+    A missing or unreadable time would sort first in "newest first": make it the oldest.
+    """
+    parsed = parse_time(value)
+    if parsed is None:
+        return _OLDEST
+    return (parsed - _EPOCH) // timedelta(microseconds=1)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -129,9 +148,7 @@ def _kind_fields(doc: Document) -> dict[str, Any]:
     if isinstance(doc, TagDocument):
         return {
             **_repository_fields(doc.repository),
-            "tag": doc.tag,
-            "labels": _values_text(doc.labels, doc.annotations),
-            "pulls": 0,
+            "text": _text(doc, (doc.tag,), doc.labels, doc.annotations),
         }
     return _repository_document_fields(doc)
 
@@ -139,9 +156,7 @@ def _kind_fields(doc: Document) -> dict[str, Any]:
 def _repository_document_fields(doc: RepositoryDocument) -> dict[str, Any]:
     return {
         **_repository_fields(doc.name),
-        "tag": " ".join(doc.tags),
-        "labels": _values_text(doc.labels),
-        "pulls": doc.pulls,
+        "text": _text(doc, doc.tags, doc.labels),
     }
 
 
@@ -149,8 +164,14 @@ def _repository_fields(repository: str) -> dict[str, Any]:
     return {"repository": repository, "name": repository, "name_key": name_keys(repository)}
 
 
-def _values_text(*mappings: dict[str, str]) -> str:
-    return "\n".join(value for mapping in mappings for value in mapping.values())
+def _text(doc: Document, tags: tuple[str, ...], *mappings: dict[str, str]) -> str:
+    """Tags (whole, then split into name words), title, description and values, one per line.
+
+    A value repeated (labels often repeat the title and description) is written once.
+    """
+    tag_words = [f"{tag} {' '.join(_WORDS.findall(tag))}" for tag in tags]
+    values = [doc.title or "", doc.description or "", *(v for mapping in mappings for v in mapping.values())]
+    return "\n".join([*tag_words, *dict.fromkeys(values)])
 
 
 def _platform_fields(platforms: tuple[Platform, ...]) -> dict[str, str]:

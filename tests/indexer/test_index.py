@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
+from whoosh.fields import ID, STORED, Schema
 
 import indexer.index
 from indexer.documents import Document, Platform, RepositoryDocument, TagDocument
@@ -127,19 +128,78 @@ def test_mismatched_key_is_refused_before_writing(index: SearchIndex) -> None:
     assert index.is_empty()
 
 
-def test_second_writer_gets_index_locked(tmp_path: Path) -> None:
+@pytest.mark.parametrize("part", ["repositories", "tags"])
+def test_second_writer_gets_index_locked(tmp_path: Path, part: str) -> None:
     first = SearchIndex.open(tmp_path / "index")
     second = SearchIndex.open(tmp_path / "index")
-    held = whoosh_index.open_dir(str(tmp_path / "index")).writer()
+    held = whoosh_index.open_dir(str(tmp_path / "index" / part)).writer()
     try:
         with pytest.raises(IndexLocked, match="another process owns the index directory"):
-            second.apply(upserts(repo("app")), {0: 1})
+            second.apply(upserts(repo("app"), tag("app", "latest")), {0: 2})
     finally:
         held.cancel()
+    assert second.is_empty()
     first.apply(upserts(repo("app")), {0: 1})
     assert first.applied_positions() == {0: 1}
     first.close()
     second.close()
+
+
+def test_old_single_index_layout_is_rebuilt_empty(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    path.mkdir()
+    old = whoosh_index.create_in(str(path), Schema(id=ID(unique=True, stored=True), positions=STORED))
+    with old.writer() as writer:
+        writer.add_document(id="meta:applied-positions", positions='{"0": 99}')
+    old.close()
+    (path / "unrelated.txt").write_text("kept")
+
+    index = SearchIndex.open(path)
+    assert index.applied_positions() == {}
+    assert index.is_empty()
+    index.apply(upserts(repo("app")), {0: 1})
+    index.close()
+    assert not whoosh_index.exists_in(str(path))
+    assert (path / "unrelated.txt").read_text() == "kept"
+
+    reopened = SearchIndex.open(path)
+    assert reopened.applied_positions() == {0: 1}
+    reopened.close()
+
+
+def test_a_different_layout_version_is_rebuilt_empty(tmp_path: Path) -> None:
+    index = SearchIndex.open(tmp_path / "index")
+    index.apply(upserts(repo("app")), {0: 1})
+    index.close()
+    (tmp_path / "index" / indexer.index.LAYOUT_FILE).write_text("0: something else\n")
+
+    reopened = SearchIndex.open(tmp_path / "index")
+    assert reopened.applied_positions() == {}
+    assert reopened.is_empty()
+    reopened.close()
+
+
+def test_tag_only_batch_keeps_positions_and_tombstones_reach_their_kind(index: SearchIndex) -> None:
+    latest = tag("app", "latest")
+    index.apply(upserts(repo("app"), latest), {0: 2})
+    index.apply([(latest.doc_id, None)], {0: 3})
+    assert index.applied_positions() == {0: 3}
+    assert index.search(SearchRequest(kind="tag")).total == 0
+    assert names(index.search(SearchRequest())) == ["app"]
+    index.apply([(repo("app").doc_id, None), ("unknown:kind", None)], {0: 5})
+    assert index.is_empty()
+    assert index.applied_positions() == {0: 5}
+
+
+def test_segments_stay_few_and_bounded_over_many_commits(index: SearchIndex, tmp_path: Path) -> None:
+    for offset in range(1, 121):
+        index.apply(upserts(repo(f"app{offset % 40}", pulls=offset), tag(f"app{offset}", "latest")), {0: 2 * offset})
+    assert index.search(SearchRequest()).total == 40
+    assert index.search(SearchRequest(kind="tag")).total == 120
+    for part in ("repositories", "tags"):
+        segments = whoosh_index.open_dir(str(tmp_path / "index" / part)).reader().leaf_readers()
+        assert len(segments) < indexer.index.MERGE_FACTOR * 3
+        assert all(reader.doc_count_all() <= indexer.index.MAX_MERGE_DOCS for reader, _ in segments)
 
 
 def test_reader_sees_commits_of_another_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -358,3 +418,51 @@ def test_concurrent_searches_during_applies(index: SearchIndex) -> None:
         thread.join()
     assert errors == []
     assert index.search(SearchRequest(q="app")).total == 1
+
+
+def test_alternating_writers_replace_documents_they_did_not_write(tmp_path: Path) -> None:
+    # Each writer's searcher may be older than the other's last commit: the
+    # delete of the replaced document must still find it.
+    first = SearchIndex.open(tmp_path / "index")
+    second = SearchIndex.open(tmp_path / "index")
+    for offset in range(1, 7):
+        writer = first if offset % 2 else second
+        writer.apply(upserts(repo("app", pulls=offset), tag("app", "latest", size=offset)), {0: 2 * offset})
+    for reader in (first, second):
+        reader._generation += 1  # as after a commit of its own: renew the searchers
+        assert reader.search(SearchRequest()).documents == (repo("app", pulls=6),)
+        assert reader.search(SearchRequest(kind="tag")).documents == (tag("app", "latest", size=6),)
+    first.close()
+    second.close()
+
+
+def test_compact_merges_small_segments_and_keeps_every_document(index: SearchIndex, tmp_path: Path) -> None:
+    for offset in range(1, 41):
+        index.apply(upserts(repo(f"app{offset}"), tag(f"app{offset}", "latest")), {0: 2 * offset})
+    index.apply([(repo("app1").doc_id, None)], {0: 81})
+    before = {kind: index.search(SearchRequest(kind=kind, limit=100)) for kind in ("repository", "tag")}
+
+    steps = 0
+    while index.compact():
+        steps += 1
+        assert steps < 20
+    assert steps >= 1
+    for part in ("repositories", "tags"):
+        assert len(whoosh_index.open_dir(str(tmp_path / "index" / part)).reader().leaf_readers()) == 1
+    assert {kind: index.search(SearchRequest(kind=kind, limit=100)) for kind in ("repository", "tag")} == before
+    assert before["repository"].total == 39
+    assert index.applied_positions() == {0: 81}
+    assert not index.compact()
+
+
+def test_compact_leaves_a_large_segment_alone_for_a_few_new_documents(index: SearchIndex, tmp_path: Path) -> None:
+    index.apply(upserts(*(repo(f"app{n}") for n in range(200))), {0: 200})
+    index.apply(upserts(repo("new1")), {0: 201})
+    index.apply(upserts(repo("new2")), {0: 202})
+
+    while index.compact():
+        pass
+    sizes = sorted(r.doc_count_all() for r, _ in whoosh_index.open_dir(str(tmp_path / "index" / "repositories")).reader().leaf_readers())
+    assert sizes[-1] >= 200
+    assert len(sizes) == 2
+    assert index.search(SearchRequest(limit=100)).total == 202
