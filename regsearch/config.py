@@ -206,16 +206,28 @@ def kafka_settings(values: Mapping[str, str | None]) -> KafkaSettings:
 
 
 def notifications_block(settings: Settings) -> str:
-    """The ``notifications:`` section to paste into the registry's config.yml."""
-    return f"""notifications:
-  endpoints:
-    - name: regsearch
-      url: {settings.notifications_url}
+    """The ``notifications:`` section to paste into the registry's config.yml.
+
+    Two endpoints, because the registry delivers each endpoint's events one
+    at a time: pulls (many, and some caused by our own fetches) get their
+    own queue, so pushes and deletes never wait behind them.
+    """
+    endpoint = f"""      url: {settings.notifications_url}
       headers:
         Authorization: [Bearer {settings.webhook_tokens[0]}]
       timeout: 1s
       threshold: 5
-      backoff: 1s
-      ignoredmediatypes:
-        - application/octet-stream
+      backoff: 1s"""
+    return f"""notifications:
+  endpoints:
+    - name: regsearch
+{endpoint}
+      ignore:
+        mediatypes: [application/octet-stream]
+        actions: [pull]
+    - name: regsearch-pulls
+{endpoint}
+      ignore:
+        mediatypes: [application/octet-stream]
+        actions: [push, delete, mount]
 """

@@ -67,6 +67,8 @@ def test_notifications_block_names_url_and_token(tmp_path: Path) -> None:
     assert "url: https://search.example/notifications" in block
     assert "Authorization: [Bearer tok]" in block
     assert "application/octet-stream" in block
+    assert block.count("url: https://search.example/notifications") == 2, "pulls have their own queue"
+    assert "actions: [pull]" in block and "actions: [push, delete, mount]" in block
 
 
 @pytest.mark.parametrize("role", ["webhooks", "indexer", "search-api"])

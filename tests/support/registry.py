@@ -51,7 +51,8 @@ class HtpasswdAuth:
 
 @dataclass(frozen=True)
 class Notifications:
-    """One notification endpoint, configured as Registry Search documents it."""
+    """The notification endpoints, configured as ``regsearch serve`` prints them:
+    one queue for pushes and deletes, one for pulls."""
 
     url: str
     token: str | None = None
@@ -60,17 +61,23 @@ class Notifications:
     backoff: str = "1s"
 
     def config(self) -> dict[str, Any]:
+        return {"endpoints": [
+            self._endpoint("regsearch", ignored_actions=["pull"]),
+            self._endpoint("regsearch-pulls", ignored_actions=["push", "delete", "mount"]),
+        ]}
+
+    def _endpoint(self, name: str, ignored_actions: list[str]) -> dict[str, Any]:
         endpoint: dict[str, Any] = {
-            "name": "regsearch",
+            "name": name,
             "url": self.url,
             "timeout": self.timeout,
             "threshold": self.threshold,
             "backoff": self.backoff,
-            "ignoredmediatypes": ["application/octet-stream"],
+            "ignore": {"mediatypes": ["application/octet-stream"], "actions": ignored_actions},
         }
         if self.token:
             endpoint["headers"] = {"Authorization": [f"Bearer {self.token}"]}
-        return {"endpoints": [endpoint]}
+        return endpoint
 
 
 class RegistryProcess:
