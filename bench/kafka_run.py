@@ -12,7 +12,6 @@ webhooks → Kafka → indexer → Kafka → search-api, and through ``regsearch
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from bench.freshness import FreshnessPlan
 from bench.kafka_freshness import TOKEN, FreshnessRun, KafkaOptions, kafka_service, measure_after_preload, running_kafka_stack
 from bench.kafka_ingest import IngestPlan, Target, body_size, measure_ingest
 from bench.machine import describe_machine, load_average
+from bench.output import publish
 from bench.pipeline import webhook_counters
 from bench.stack import MeasuredService, running_stack
 from tests.support.kafka import kafka_bootstrap
@@ -209,10 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run, write ``--output``, print the table; 0 even when a target is missed (that is a figure)."""
     args = parse_args(argv)
     results = run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(report(results))
-    print(f"\nwritten to {args.output}")
+    publish(args.output, results, report(results))
     return 0
 
 

@@ -10,7 +10,6 @@ walk, then times push-to-searchable on the loaded index.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from bench.corpus import Package, debian_packages, pick
 from bench.freshness import FreshnessPlan, measure_freshness
 from bench.images import RegistryPusher
 from bench.machine import describe_machine, load_average
+from bench.output import publish
 from bench.pipeline import wait_quiet
 from bench.query_latency import (
     QueryPlan,
@@ -137,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run, write ``--output``, print the table; 0 even when a target is missed (that is a figure)."""
     args = parse_args(argv)
     results = run(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(report(results))
-    print(f"\nwritten to {args.output}")
+    publish(args.output, results, report(results))
     return 0
 
 
