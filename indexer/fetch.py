@@ -94,7 +94,7 @@ def _fetch_children(
     if not isinstance(parsed, ImageIndex):
         return {}
     digests = list(dict.fromkeys(entry.digest for entry in parsed.images))
-    fetched = _map(executor, lambda d: source.get_manifest(repository, d), digests)
+    fetched = map_on(executor, lambda d: source.get_manifest(repository, d), digests)
     return dict(zip(digests, fetched))
 
 
@@ -105,7 +105,7 @@ def _fetch_configs(
     executor: Executor | None,
 ) -> dict[str, bytes]:
     digests = list(dict.fromkeys(_image_config_digests(manifests)))
-    blobs = _map(executor, lambda d: source.get_blob(repository, d), digests)
+    blobs = map_on(executor, lambda d: source.get_blob(repository, d), digests)
     return dict(zip(digests, blobs))
 
 
@@ -116,7 +116,7 @@ def _image_config_digests(manifests: Iterable[FetchedManifest]) -> Iterator[str]
             yield parsed.config.digest
 
 
-def _map(executor: Executor | None, fn: Callable[[_In], _Out], items: list[_In]) -> list[_Out]:
+def map_on(executor: Executor | None, fn: Callable[[_In], _Out], items: list[_In]) -> list[_Out]:
     """``fn`` over ``items`` in order; the first error raised propagates."""
     if executor is None or len(items) < 2:
         return [fn(item) for item in items]

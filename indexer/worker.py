@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from indexer.documents import Document, TagDocument, repository_doc_id
-from indexer.fetch import fetch_tag_document
+from indexer.fetch import fetch_tag_document, map_on
 from indexer.metadata import build_repository_document
 from indexer.registry import FetchedManifest, InvalidContent, NotFound
 from indexer.state import IndexerState, RepoKey, StateUpdate
@@ -139,18 +139,13 @@ class Worker:
             for key, plan in plans.items()
             for tag, hint in self._tags_to_check(plan, known[key], listed.get(key)).items()
         ]
-        results = self._map(lambda w: self._refresh_tag(w[0], w[1], w[2], known[w[0]]), work)
+        results = map_on(self._executor, lambda w: self._refresh_tag(w[0], w[1], w[2], known[w[0]]), work)
         outcomes: dict[RepoKey, dict[str, TagOutcome]] = {key: {} for key in plans}
         for (key, tag, _), outcome in zip(work, results):
             outcomes[key][tag] = outcome
         result = self._assemble(plans, known, listed, outcomes, pulls_through or {})
         dead = tuple(DeadEvent(e, f"unknown registry {e.registry!r}") for e in foreign)
         return BatchResult(result.changes, result.state, result.dead + dead)
-
-    def _map(self, fn: Callable[[tuple], TagOutcome], items: list[tuple]) -> list[TagOutcome]:
-        if self._executor is None or len(items) < 2:
-            return [fn(i) for i in items]
-        return list(self._executor.map(fn, items))
 
     def _list_tags(self, plans: dict[RepoKey, RepositoryPlan]) -> dict[RepoKey, list[str]]:
         def list_one(key: RepoKey) -> list[str]:
@@ -160,9 +155,7 @@ class Worker:
                 return []
 
         keys = list(plans)
-        if self._executor is None or len(keys) < 2:
-            return {k: list_one(k) for k in keys}
-        return dict(zip(keys, self._executor.map(list_one, keys)))
+        return dict(zip(keys, map_on(self._executor, list_one, keys)))
 
     @staticmethod
     def _tags_to_check(
