@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.idsets import BitSet
 from whoosh.query import And, AndMaybe, Or, Prefix, Query, Term
 from whoosh.reading import SegmentReader
@@ -70,9 +71,14 @@ DIRECTORIES: dict[Kind, str] = {"tag": "tags", "repository": "repositories"}
 _OLD_FILE_PREFIXES = ("_MAIN_", "MAIN_")
 # Merging at commit: segments of a tier (size within a factor MERGE_FACTOR)
 # merge once MERGE_FACTOR of them exist, up to MAX_MERGE_DOCS documents: a
-# merge costs about 1 ms per document here, and the writer waits for it.
+# merge costs about 1 ms per document here, and the writer, and so every
+# push behind it, waits for it. Larger merges wait for an idle log
+# (compact()), unless ingest never pauses and an index reaches MAX_SEGMENTS
+# segments: then a commit may merge up to SUSTAINED_MERGE_DOCS.
 MERGE_FACTOR = 4
-MAX_MERGE_DOCS = 1000
+MAX_MERGE_DOCS = 64
+MAX_SEGMENTS = 48
+SUSTAINED_MERGE_DOCS = 1024
 # Merging when idle (compact()): one step merges the smallest segments into
 # one of at most COMPACT_MERGE_DOCS documents; a search costs about 0.5 ms
 # per segment, so fewer, larger segments are what searches want. A larger
@@ -84,8 +90,13 @@ COMPACT_RATIO = 4
 # A segment with this share of deleted documents is rewritten when idle.
 COMPACT_DELETED_SHARE = 0.25
 _WRITER_TIMEOUT_SECONDS = 1.0
-# How stale a thread's searcher may be when another process commits.
-_REFRESH_SECONDS = 1.0
+# Whoosh's default codec zlib-compresses every posting block, even the one-
+# posting blocks a small commit writes for nearly every term: a quarter of a
+# commit's time for a few bytes saved. Each segment records its codec, so
+# segments written before this still read.
+_CODEC = W3Codec(compression=0)
+# How stale a thread's searcher may be when another process (the follower's) commits.
+REFRESH_SECONDS = 0.05
 _SCHEMAS = {kind: build_schema(kind) for kind in KINDS}
 _FILTER_FIELDS = ("arch", "os")
 _CACHED_VALUES = 64
@@ -283,7 +294,7 @@ class SearchIndex:
 
     def _writer(self, kind: Kind) -> Any:
         try:
-            return self._ix[kind].writer(timeout=_WRITER_TIMEOUT_SECONDS)
+            return self._ix[kind].writer(timeout=_WRITER_TIMEOUT_SECONDS, codec=_CODEC)
         except whoosh_index.LockError as exc:
             raise IndexLocked(
                 f"another process owns the index directory {self._path} (its write lock is held); "
@@ -295,12 +306,12 @@ class SearchIndex:
 
     def _entry(self, kind: Kind) -> _ThreadSearcher:
         """This thread's searcher of ``kind``, renewed after a local commit or, for
-        another process's commits, at most ``_REFRESH_SECONDS`` late."""
+        another process's commits, at most ``REFRESH_SECONDS`` late."""
         key = (threading.get_ident(), kind)
         now = time.monotonic()
         generation = self._generation
         entry = self._searchers.get(key)
-        if entry is not None and entry.generation == generation and now - entry.checked_at < _REFRESH_SECONDS:
+        if entry is not None and entry.generation == generation and now - entry.checked_at < REFRESH_SECONDS:
             return entry
         renewed = self._renewed(kind, entry)
         with self._lock:
@@ -332,9 +343,12 @@ def bounded_merge(writer: Any, segments: list[Any]) -> list[Any]:
     writer's new segment. Whoosh's default policy may merge every segment
     at once, a multi-second stall of the only writer at 10,000 documents;
     here a commit merges at most ``MAX_MERGE_DOCS`` documents (deleted ones
-    included), so the number of segments grows by one per ``MAX_MERGE_DOCS``.
+    included), so the number of segments grows by one per ``MAX_MERGE_DOCS``
+    until :meth:`SearchIndex.compact`, or until there are ``MAX_SEGMENTS``:
+    from then on the limit is ``SUSTAINED_MERGE_DOCS``.
     """
-    return _merge_into(writer, segments, _segments_to_merge(segments))
+    limit = SUSTAINED_MERGE_DOCS if len(segments) >= MAX_SEGMENTS else MAX_MERGE_DOCS
+    return _merge_into(writer, segments, _segments_to_merge(segments, limit))
 
 
 def compact_merge(writer: Any, segments: list[Any]) -> list[Any]:
@@ -373,14 +387,14 @@ def _merge_into(writer: Any, segments: list[Any], chosen: list[Any]) -> list[Any
     return [segment for segment in segments if segment not in chosen]
 
 
-def _segments_to_merge(segments: list[Any]) -> list[Any]:
+def _segments_to_merge(segments: list[Any], limit: int) -> list[Any]:
     tiers: dict[int, list[Any]] = {}
     for segment in sorted(segments, key=lambda s: s.doc_count()):
-        if segment.doc_count_all() < MAX_MERGE_DOCS:
+        if segment.doc_count_all() < limit:
             tiers.setdefault(_tier(segment.doc_count()), []).append(segment)
     for tier in sorted(tiers):
         if len(tiers[tier]) >= MERGE_FACTOR:
-            chosen = _within(tiers[tier], MAX_MERGE_DOCS)
+            chosen = _within(tiers[tier], limit)
             return chosen if len(chosen) > 1 else []
     return []
 

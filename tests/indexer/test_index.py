@@ -203,7 +203,7 @@ def test_segments_stay_few_and_bounded_over_many_commits(index: SearchIndex, tmp
 
 
 def test_reader_sees_commits_of_another_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(indexer.index, "_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(indexer.index, "REFRESH_SECONDS", 0.0)
     reader = SearchIndex.open(tmp_path / "index")
     writer = SearchIndex.open(tmp_path / "index")
     assert reader.is_empty()
