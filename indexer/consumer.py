@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from indexer.documents import document_to_json
+from indexer.metrics import timed
 from indexer.policies import BatchPolicy, RetryPolicy, read_batch
 from indexer.retry import RETRYABLE, retrying
 from indexer.state import IndexerState, RepoKey
@@ -79,11 +80,12 @@ class IndexerConsumer:
         records = read_batch(consumer, self._batch)
         if not records:
             return 0
-        self._retry_call(stop, "reading the indexer state", self._state.refresh)
-        events, poison, pulls_through = decode(records, self._state)
-        result = self._retry_call(stop, "indexing", lambda: self._worker.process(events, pulls_through))
-        positions = next_positions(records)
-        self._retry_call(stop, "writing", lambda: self._write(consumer, result, poison, positions))
+        with timed("indexer_batch", "indexer batch", len(records)):
+            self._retry_call(stop, "reading the indexer state", self._state.refresh)
+            events, poison, pulls_through = decode(records, self._state)
+            result = self._retry_call(stop, "indexing", lambda: self._worker.process(events, pulls_through))
+            positions = next_positions(records)
+            self._retry_call(stop, "writing", lambda: self._write(consumer, result, poison, positions))
         return len(records)
 
     def _retry_call(self, stop: threading.Event, what: str, fn: Callable[[], T]) -> T:

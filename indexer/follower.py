@@ -19,6 +19,7 @@ import threading
 
 from indexer.documents import Document, document_from_json
 from indexer.index import SearchIndex
+from indexer import metrics
 from indexer.policies import BatchPolicy, RetryPolicy, read_batch
 from indexer.retry import retrying
 from regsearch.logs import Consumer, Log, Positions, Record, behind, next_positions
@@ -63,8 +64,10 @@ class Follower:
                 idle = 0 if self.apply_batch(reader) else idle + 1
                 if idle == 0:
                     compacted = False
+                    metrics.record("index_settled", 0)
                 elif idle >= IDLE_POLLS and not compacted:
                     compacted = not self.index.compact()
+                    metrics.record("index_settled", compacted)
         finally:
             reader.close()
 
@@ -84,7 +87,8 @@ class Follower:
         records = read_batch(reader, self._batch)
         if records:
             positions = next_positions(records, self.index.applied_positions())
-            self.index.apply([decode_change(r) for r in records], positions)
+            with metrics.timed("index_commit", "index commit", len(records)):
+                self.index.apply([decode_change(r) for r in records], positions)
         return len(records)
 
     def lag(self, ends: Positions | None = None) -> int:

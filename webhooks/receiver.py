@@ -26,7 +26,7 @@ from regsearch.logs.abstract import DeadLetters, Log, LogUnavailable, Message
 from webhooks.auth import bearer_token_matches
 from webhooks.envelope import EnvelopeError, EventProblem, parse_envelope
 from webhooks.events import Event
-from webhooks.metrics import count_answer, count_request
+from webhooks.metrics import REQUEST_SECONDS, count_answer, count_request, observe_delays
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def receive(
         _dead_letter(dead_letters, f"envelope: {err}", body)
         return _answer(0, 0, 0, [{"index": None, "id": None, "message": str(err)}])
     appended = _append(event_log, parsed.events)
+    observe_delays(e.timestamp for e in parsed.events)
     for problem in parsed.problems:
         _dead_letter(dead_letters, _reason(problem), problem.raw)
     errors = [
@@ -143,7 +144,8 @@ def notifications_blueprint(
 
     @blueprint.post("/notifications")
     def notifications() -> Response:
-        response = _respond(event_log, dead_letters, policy)
+        with REQUEST_SECONDS.time():
+            response = _respond(event_log, dead_letters, policy)
         count_request(response.status_code)
         return response
 
