@@ -19,6 +19,7 @@ import waitress
 from indexer.registry import RegistryError
 from regsearch.app import Role, build_app
 from regsearch.config import ConfigError, Settings, notifications_block
+from regsearch.follower_process import follow_in_child
 from regsearch.logs import behind
 from regsearch.resources import Resources, lock_data_dir
 
@@ -75,12 +76,16 @@ class Readiness:
 
 
 def start_threads(command: str, roles: frozenset[Role], resources: Resources, stop: threading.Event) -> list[threading.Thread]:
-    """The background work of the roles: indexer, follower, and (in ``serve``) reconciler."""
+    """The background work of the roles: indexer, follower (in a process of its own,
+    see :mod:`regsearch.follower_process`), and (in ``serve``) reconciler."""
     threads = []
+    if "search" in roles:
+        resources.index()  # created here, before the follower process opens it too
     if "indexer" in roles:
         threads.append(supervised("indexer", resources.consumer().run, stop))
     if "search" in roles:
-        threads.append(supervised("follower", resources.follower().run, stop))
+        settings = resources.settings
+        threads.append(supervised("follower", lambda s: follow_in_child(settings, s), stop))
     if command == "serve":
         empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
         reconciler = resources.reconciler()

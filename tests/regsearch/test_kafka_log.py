@@ -19,6 +19,7 @@ from regsearch.logs.kafka_consumers import KafkaGroupConsumer
 from tests.regsearch.log_contract import LogContract, LogFactory
 from tests.support.kafka import REPO_ROOT, unique_prefix
 from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 WAIT_S = 30.0
 
@@ -141,10 +142,7 @@ def start_member(settings: KafkaSettings) -> Iterator[MemberStarter]:
 
 
 def wait_for(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+    wait_until(condition, WAIT_S, what)
 
 
 def spread(count: int) -> list[Message]:

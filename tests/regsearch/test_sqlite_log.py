@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import signal
 import sqlite3
@@ -58,7 +59,7 @@ def test_failed_append_is_unavailable_and_appends_nothing(tmp_path: Path) -> Non
     assert [r.value for r in log.read(0, 10)] == [b"1"]
 
 
-def append_forever(path: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+def append_forever(path: str, ready: multiprocessing.synchronize.Event) -> None:
     log = SqliteLog(Path(path))
     i = 0
     while True:
