@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,9 +33,12 @@ from bench.output import publish
 from bench.pipeline import webhook_counters
 from bench.stack import MeasuredService, running_stack
 from tests.support.kafka import kafka_bootstrap
+from tests.support.ports import free_port
 from tests.support.registry import RegistryProcess
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "kafka_results.json"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FLOOR_START_S = 30.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -113,7 +119,7 @@ def run_ingest(root: Path, kafka: KafkaOptions, broker: int | None, args: argpar
             "embedded": MeasuredService(root / "serve", registry.url, token=TOKEN),
         }
         results = {name: _ingest_runs(service, broker, args, root / f"{name}.pyspy") for name, service in receivers.items()}
-    return {"envelope_bytes": body_size(), **results}
+    return {"envelope_bytes": body_size(), **results, "floor": _floor_runs(args)}
 
 
 def kafka_freshness(root: Path, kafka: KafkaOptions, packages: tuple[list[Package], list[Package]], run: FreshnessRun) -> dict[str, Any]:
@@ -151,6 +157,38 @@ def _ingest_runs(service: MeasuredService, broker: int | None, args: argparse.Na
                 "memory_mib": service.memory_mib()}
 
 
+def _floor_runs(args: argparse.Namespace) -> dict[str, Any]:
+    """The same ingest plans against ``bench.floor_receiver``: Flask on waitress doing nothing."""
+    with floor_receiver() as (url, pid):
+        runs = []
+        for plan in ingest_plans(args):
+            _say(f"ingest into the floor receiver: {plan.clients} clients, {plan.duration_s:g} s")
+            runs.append(measure_ingest(Target(url, TOKEN), plan, {"receiver": pid}))
+    return {"role": "bench.floor_receiver (Flask on waitress, answers 202, stores nothing)", "runs": runs}
+
+
+@contextmanager
+def floor_receiver() -> Iterator[tuple[str, int]]:
+    """``python -m bench.floor_receiver`` on a free port: its notification URL and pid."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.floor_receiver", str(port)], cwd=REPO_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + FLOOR_START_S
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("bench.floor_receiver did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/notifications", process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @contextmanager
 def _started(service: MeasuredService) -> Iterator[MeasuredService]:
     service.start()
@@ -178,8 +216,8 @@ def report(results: dict[str, Any]) -> str:
     lines = [f"Registry Search, distributed mode, {m['date']}, {m['nproc']} x {m['cpu_model']}, "
              f"load average before/after {m['load_average_before'][0]}/{m['load_average_after'][0]}", "",
              "ingest (accepted/s; answer ms p50/p90/p99/max; non-202; CPU cores receiver/broker/load generator/machine)"]
-    for name in ("kafka", "embedded"):
-        for figures in results["ingest"][name]["runs"]:
+    for name in ("kafka", "embedded", "floor"):
+        for figures in results["ingest"].get(name, {}).get("runs", []):
             lines.append(f"  {name:<9}{figures['clients']:>3} clients  {_ingest_row(figures)}")
     lines += ["", "push-to-searchable (s, median/p90/p99/max; seen/pushed; pushes started and completed per s)"]
     for name in ("kafka", "embedded"):

@@ -32,6 +32,57 @@ def webhook_counters(service_url: str) -> dict[str, float]:
     return counters
 
 
+STAGES = (
+    "regsearch_webhook_event_delay_seconds",
+    "regsearch_webhook_request_seconds",
+    "regsearch_indexer_batch_seconds",
+    "regsearch_index_commit_seconds",
+)
+_BUCKET_LINE = re.compile(r'^(?P<name>\w+)_bucket\{le="(?P<le>[^"]+)"\}\s+(?P<value>\S+)$')
+
+
+def stage_histograms(service_url: str) -> dict[str, dict[str, float]]:
+    """The cumulative bucket counts (``le`` -> count) of each of :data:`STAGES` the service exposes."""
+    text = requests.get(f"{service_url}/metrics", timeout=10).text
+    histograms: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        match = _BUCKET_LINE.match(line)
+        if match and match["name"] in STAGES:
+            histograms.setdefault(match["name"], {})[match["le"]] = float(match["value"])
+    return histograms
+
+
+def stage_figures(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Per stage, between two :func:`stage_histograms`: how many were observed, and the bucket
+    bounds (seconds) that the median and the 99th percentile fall under."""
+    figures: dict[str, Any] = {}
+    for name, buckets in after.items():
+        counts = {le: n - before.get(name, {}).get(le, 0.0) for le, n in buckets.items()}
+        total = counts.get("+Inf", 0.0)
+        if total:
+            figures[name.removeprefix("regsearch_")] = {
+                "count": int(total),
+                "median_under_s": _bound(counts, total * 0.5),
+                "p99_under_s": _bound(counts, total * 0.99),
+            }
+    return figures
+
+
+def _bound(counts: dict[str, float], rank: float) -> str:
+    for le, n in sorted(counts.items(), key=lambda item: float(item[0])):
+        if n >= rank:
+            return le
+    return "+Inf"
+
+
+def index_settled(service_url: str) -> bool:
+    """Whether the service's follower is idle with nothing left to merge
+    (``regsearch_index_settled``); True for a process without a follower."""
+    text = requests.get(f"{service_url}/metrics", timeout=10).text
+    gauge = [line.split()[1] for line in text.splitlines() if line.startswith("regsearch_index_settled ")]
+    return gauge in ([], ["1.0"])
+
+
 def accepted_events(counters: dict[str, float]) -> int:
     """Events the receiver accepted into the event log."""
     return int(counters.get('regsearch_webhook_events_total{outcome="accepted"}', 0))
@@ -88,18 +139,25 @@ class PipelineSampler:
 
 
 def wait_quiet(stack: BenchStack, quiet_s: float = 2.0, timeout_s: float = 60.0) -> tuple[bool, float]:
-    """Wait until no notification reached the service for ``quiet_s`` (at most ``timeout_s``).
+    """Wait until no notification reached the service for ``quiet_s`` and its
+    index has settled (at most ``timeout_s``).
 
     The indexer's own manifest fetches come back as pull notifications after
-    a load; timing queries while they still arrive would time the load too.
+    a load, and the follower then merges the load's segments; timing queries
+    or pushes while either still runs would time the load too.
     Returns whether it went quiet, and the seconds waited.
     """
     started = time.monotonic()
     last = webhook_counters(stack.service.url)
     last_change = started
-    while time.monotonic() - last_change < quiet_s and time.monotonic() - started < timeout_s:
+
+    def waiting() -> bool:
+        quiet = time.monotonic() - last_change >= quiet_s
+        return not (quiet and index_settled(stack.service.url))
+
+    while waiting() and time.monotonic() - started < timeout_s:
         time.sleep(0.25)
         now = webhook_counters(stack.service.url)
         if now != last:
             last, last_change = now, time.monotonic()
-    return time.monotonic() - last_change >= quiet_s, time.monotonic() - started
+    return not waiting(), time.monotonic() - started

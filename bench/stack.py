@@ -20,18 +20,33 @@ from tests.support.registry import Notifications, RegistryProcess
 from tests.support.service import ServiceProcess
 
 REQUEST_TIMEOUT_S = 30
+RECONCILE_INTERVAL_S = 3600.0
 
 
 class MeasuredService(ServiceProcess):
     """``ServiceProcess`` that also reports its process's memory."""
 
     def memory_mib(self) -> dict[str, float]:
-        """``rss`` (resident now) and ``hwm`` (peak resident) in MiB, from ``/proc/<pid>/status``."""
+        """``rss`` (resident now) and ``hwm`` (peak resident) in MiB, from ``/proc/<pid>/status``,
+        of the service and its child processes (the follower) together; ``processes`` counted."""
         if self._process is None or self._process.poll() is not None:
             raise RuntimeError("the service is not running")
-        status = Path(f"/proc/{self._process.pid}/status").read_text()
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        return {name: round(int(fields[key].split()[0]) / 1024, 1) for name, key in (("rss", "VmRSS"), ("hwm", "VmHWM"))}
+        pids = [self._process.pid, *_children(self._process.pid)]
+        totals = {"rss": 0.0, "hwm": 0.0}
+        for pid in pids:
+            status = Path(f"/proc/{pid}/status").read_text()
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            for name, key in (("rss", "VmRSS"), ("hwm", "VmHWM")):
+                totals[name] += int(fields[key].split()[0]) / 1024
+        return {**{name: round(value, 1) for name, value in totals.items()}, "processes": len(pids)}
+
+
+def _children(pid: int) -> list[int]:
+    """The direct child processes of ``pid``, from ``/proc/<pid>/task/*/children``."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in children.read_text().split()]
+    return found
 
 
 @dataclass
@@ -66,9 +81,14 @@ class BenchStack:
 
 
 @contextmanager
-def running_stack(root: Path) -> Iterator[BenchStack]:
-    """Start a service in ``root/data`` and a registry notifying it; stop both on exit."""
-    service = MeasuredService(root / "data", "")
+def running_stack(root: Path, reconcile_interval_s: float = RECONCILE_INTERVAL_S) -> Iterator[BenchStack]:
+    """Start a service in ``root/data`` and a registry notifying it; stop both on exit.
+
+    The service walks the catalog every ``reconcile_interval_s``: by default
+    not within a run, whose figures would otherwise depend on whether the
+    walk (a HEAD per tag) fell inside a measurement.
+    """
+    service = MeasuredService(root / "data", "", extra=["--reconcile-interval", f"{reconcile_interval_s:g}"])
     notifications = Notifications(service.notify_url, service.token, timeout="1s", threshold=5, backoff="1s")
     registry = RegistryProcess(root / "registry", notifications=notifications)
     service.registry_url = registry.url
