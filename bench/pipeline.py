@@ -79,7 +79,7 @@ def index_settled(service_url: str) -> bool:
     """Whether the service's follower is idle with nothing left to merge
     (``regsearch_index_settled``); True for a process without a follower."""
     text = requests.get(f"{service_url}/metrics", timeout=10).text
-    gauge = [line.split()[1] for line in text.splitlines() if line.startswith("regsearch_index_settled ")]
+    gauge = [line.split()[1] for line in text.splitlines() if line.startswith("regsearch_index_settled{")]
     return gauge in ([], ["1.0"])
 
 

@@ -34,9 +34,11 @@ INDEX_COMMIT = Histogram(
 )
 
 _HISTOGRAMS = {"indexer_batch": INDEXER_BATCH, "index_commit": INDEX_COMMIT}
+# Labelled, so that a process without a follower (webhooks, indexer) exports no sample at all.
 INDEX_SETTLED = Gauge(
     "regsearch_index_settled",
     "1 while the follower is idle with nothing left to merge; 0 while it applies or compacts.",
+    ["index"],
 )
 
 
@@ -54,7 +56,7 @@ def record(name: str, value: float) -> None:
     if _report is not None:
         _report(name, value)
     elif name == "index_settled":
-        INDEX_SETTLED.set(value)
+        INDEX_SETTLED.labels(index="search").set(value)
     else:
         _HISTOGRAMS[name].observe(value)
 

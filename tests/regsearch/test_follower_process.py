@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
-from indexer import metrics
 from indexer.documents import RepositoryDocument, document_to_json
 from indexer.index import SearchIndex, SearchRequest
 from regsearch.config import Settings
@@ -56,6 +56,11 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield data
 
 
+def commits() -> float:
+    """Index commits observed in this (the parent) process's metrics."""
+    return REGISTRY.get_sample_value("regsearch_index_commit_seconds_count") or 0.0
+
+
 def follower_children() -> list[int]:
     """Live child processes of this test process named like the follower."""
     pids = []
@@ -68,15 +73,16 @@ def follower_children() -> list[int]:
 
 def test_child_indexes_the_log_reports_metrics_and_stops_when_asked(data_dir: Path) -> None:
     index = SearchIndex.open(data_dir / "index")
-    commits_before = metrics.INDEX_COMMIT._sum.get()  # noqa: SLF001 - prometheus_client has no public reader
+    commits_before = commits()
     append_repositories(data_dir, ["team/api", "team/web"])
     running = Running(Settings(data_dir=data_dir))
     try:
         wait_until(lambda: index.search(SearchRequest()).total == 2, TIMEOUT_S, "the child indexed the log")
         append_repositories(data_dir, ["team/worker"])
         wait_until(lambda: index.search(SearchRequest()).total == 3, TIMEOUT_S, "the child indexed a later append")
-        wait_until(lambda: metrics.INDEX_COMMIT._sum.get() > commits_before, TIMEOUT_S,  # noqa: SLF001
-                   "the parent saw the child's commit times")
+        wait_until(lambda: commits() > commits_before, TIMEOUT_S, "the parent saw the child's commit times")
+        wait_until(lambda: REGISTRY.get_sample_value("regsearch_index_settled", {"index": "search"}) == 1.0,
+                   TIMEOUT_S, "the parent saw the child's index settle")
         assert [d.name for d in index.search(SearchRequest(q="worker")).documents] == ["team/worker"]
     finally:
         running.stop.set()
