@@ -55,6 +55,24 @@ def test_every_ingest_run_was_accepted_and_timed(smoke_run: tuple[dict[str, Any]
     assert ingest["profiled"] is None and ingest["memory_mib"]["rss"] > 0
 
 
+def test_the_floor_receiver_was_loaded_the_same_way(smoke_run: tuple[dict[str, Any], str]) -> None:
+    floor = smoke_run[0]["ingest"]["floor"]
+    assert "waitress" in floor["role"]
+    assert [run["clients"] for run in floor["runs"]] == list(CLIENTS)
+    for run in floor["runs"]:
+        assert run["requests"] == run["latency_ms"]["count"] > 0
+        assert run["statuses"] == {"202": run["requests"]}
+        assert run["cpu_cores"]["receiver"] >= 0 and "broker" not in run["cpu_cores"]
+
+
+def test_the_embedded_stack_reports_its_stage_times(smoke_run: tuple[dict[str, Any], str]) -> None:
+    stages = smoke_run[0]["freshness"]["embedded"]["stages"]
+    assert stages["webhook_request_seconds"]["count"] >= PUSHES
+    assert stages["webhook_event_delay_seconds"]["count"] >= PUSHES
+    assert stages["index_commit_seconds"]["count"] >= 1 and stages["indexer_batch_seconds"]["count"] >= 1
+    assert all(float(stage["median_under_s"]) <= float(stage["p99_under_s"]) for stage in stages.values())
+
+
 @pytest.mark.parametrize("mode", ["kafka", "embedded"])
 def test_every_pushed_image_became_searchable(smoke_run: tuple[dict[str, Any], str], mode: str) -> None:
     freshness = smoke_run[0]["freshness"][mode]
