@@ -16,10 +16,13 @@ from types import FrameType
 
 import waitress
 
+from indexer.consumer import GROUP
 from indexer.registry import RegistryError
 from regsearch.app import Role, build_app
 from regsearch.config import ConfigError, Settings, notifications_block
 from regsearch.follower_process import follow_in_child
+from regsearch.logs.sqlite import SqliteLog
+from regsearch.retention import prune_periodically
 from regsearch.logs import behind
 from regsearch.resources import Resources, lock_data_dir
 
@@ -77,7 +80,8 @@ class Readiness:
 
 def start_threads(command: str, roles: frozenset[Role], resources: Resources, stop: threading.Event) -> list[threading.Thread]:
     """The background work of the roles: indexer, follower (in a process of its own,
-    see :mod:`regsearch.follower_process`), and (in ``serve``) reconciler."""
+    see :mod:`regsearch.follower_process`), and (in ``serve``) reconciler and
+    the pruning of consumed events (:mod:`regsearch.retention`)."""
     threads = []
     if "search" in roles:
         resources.index()  # created here, before the follower process opens it too
@@ -86,6 +90,9 @@ def start_threads(command: str, roles: frozenset[Role], resources: Resources, st
     if "search" in roles:
         settings = resources.settings
         threads.append(supervised("follower", lambda s: follow_in_child(settings, s), stop))
+    if isinstance(resources.events, SqliteLog) and "indexer" in roles:
+        events = resources.events
+        threads.append(supervised("event-log pruning", lambda s: prune_periodically(events, GROUP, s), stop))
     if command == "serve":
         empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
         reconciler = resources.reconciler()
