@@ -14,6 +14,7 @@ from whoosh import index as whoosh_index
 from whoosh.fields import ID, STORED, Schema
 
 import indexer.index
+import indexer.merging
 from indexer.documents import Document, Platform, RepositoryDocument, TagDocument
 from indexer.index import IndexLocked, SearchIndex, SearchPage, SearchRequest
 
@@ -198,8 +199,8 @@ def test_segments_stay_few_and_bounded_over_many_commits(index: SearchIndex, tmp
     assert index.search(SearchRequest(kind="tag")).total == 120
     for part in ("repositories", "tags"):
         segments = whoosh_index.open_dir(str(tmp_path / "index" / part)).reader().leaf_readers()
-        assert len(segments) < indexer.index.MERGE_FACTOR * 3
-        assert all(reader.doc_count_all() <= indexer.index.MAX_MERGE_DOCS for reader, _ in segments)
+        assert len(segments) < indexer.merging.MERGE_FACTOR * 3
+        assert all(reader.doc_count_all() <= indexer.merging.MAX_MERGE_DOCS for reader, _ in segments)
 
 
 def test_reader_sees_commits_of_another_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

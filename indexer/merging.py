@@ -1,0 +1,117 @@
+"""When the search index's Whoosh segments merge: a little at every commit, more when idle.
+
+Whoosh's default policy may merge every segment at once, a multi-second
+stall of the only writer at 10,000 documents, and every push waits behind
+the writer. :func:`bounded_merge` is the policy of a commit,
+:func:`compact_merge` that of :meth:`indexer.index.SearchIndex.compact`,
+which the follower calls while the document log is idle. Only
+``indexer/index.py`` uses this module.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from whoosh.reading import SegmentReader
+
+# Merging at commit: segments of a tier (size within a factor MERGE_FACTOR)
+# merge once MERGE_FACTOR of them exist, up to MAX_MERGE_DOCS documents: a
+# merge costs about 1 ms per document here, and the writer, and so every
+# push behind it, waits for it. Larger merges wait for an idle log
+# (compact()), unless ingest never pauses and an index reaches MAX_SEGMENTS
+# segments: then a commit may merge up to SUSTAINED_MERGE_DOCS.
+MERGE_FACTOR = 4
+MAX_MERGE_DOCS = 64
+MAX_SEGMENTS = 48
+SUSTAINED_MERGE_DOCS = 1024
+# Merging when idle (compact()): one step merges the smallest segments into
+# one of at most COMPACT_MERGE_DOCS documents; a search costs about 0.5 ms
+# per segment, so fewer, larger segments are what searches want. A larger
+# segment joins only when at most COMPACT_RATIO times the smaller ones
+# together: a short pause of the log never rewrites a large segment for a
+# few new documents (the next push would wait for that).
+COMPACT_MERGE_DOCS = 4000
+COMPACT_RATIO = 4
+# A segment with this share of deleted documents is rewritten when idle.
+COMPACT_DELETED_SHARE = 0.25
+
+
+def bounded_merge(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: merge small segments, never into one above ``MAX_MERGE_DOCS``.
+
+    Segments are grouped in tiers by live document count (tier ``t`` holds
+    ``MERGE_FACTOR**t`` up to ``MERGE_FACTOR**(t+1)`` documents). When a tier
+    holds ``MERGE_FACTOR`` segments, the lowest such tier merges into the
+    writer's new segment. Whoosh's default policy may merge every segment
+    at once, a multi-second stall of the only writer at 10,000 documents;
+    here a commit merges at most ``MAX_MERGE_DOCS`` documents (deleted ones
+    included), so the number of segments grows by one per ``MAX_MERGE_DOCS``
+    until :meth:`SearchIndex.compact`, or until there are ``MAX_SEGMENTS``:
+    from then on the limit is ``SUSTAINED_MERGE_DOCS``.
+    """
+    limit = SUSTAINED_MERGE_DOCS if len(segments) >= MAX_SEGMENTS else MAX_MERGE_DOCS
+    return _merge_into(writer, segments, _segments_to_merge(segments, limit))
+
+
+def compact_merge(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy of :meth:`SearchIndex.compact`: see :func:`compaction`."""
+    return _merge_into(writer, segments, compaction(segments))
+
+
+def compaction(segments: list[Any]) -> list[Any]:
+    """What one :meth:`SearchIndex.compact` step merges in an index of ``segments``.
+
+    The smallest segments (by documents, deleted ones included), each at
+    most ``COMPACT_RATIO`` times those before it together, up to
+    ``COMPACT_MERGE_DOCS`` documents in all, when that is two or more; else
+    one segment to purge of its deleted documents; else none.
+    """
+    chosen: list[Any] = []
+    total = 0
+    for segment in sorted(segments, key=lambda s: s.doc_count_all()):
+        size = segment.doc_count_all()
+        if total + size > COMPACT_MERGE_DOCS or (chosen and size > COMPACT_RATIO * total):
+            break
+        chosen.append(segment)
+        total += size
+    if len(chosen) > 1:
+        return chosen
+    wasteful = [s for s in segments if s.deleted_count() > COMPACT_DELETED_SHARE * s.doc_count_all()]
+    return wasteful[:1]
+
+
+def _merge_into(writer: Any, segments: list[Any], chosen: list[Any]) -> list[Any]:
+    """Add the documents of the ``chosen`` segments to ``writer``; the segments that remain."""
+    for segment in chosen:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [segment for segment in segments if segment not in chosen]
+
+
+def _segments_to_merge(segments: list[Any], limit: int) -> list[Any]:
+    tiers: dict[int, list[Any]] = {}
+    for segment in sorted(segments, key=lambda s: s.doc_count()):
+        if segment.doc_count_all() < limit:
+            tiers.setdefault(_tier(segment.doc_count()), []).append(segment)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= MERGE_FACTOR:
+            chosen = _within(tiers[tier], limit)
+            return chosen if len(chosen) > 1 else []
+    return []
+
+
+def _tier(documents: int) -> int:
+    return 0 if documents < MERGE_FACTOR else int(math.log(documents, MERGE_FACTOR))
+
+
+def _within(segments: list[Any], budget: int) -> list[Any]:
+    """The first ``segments`` whose documents, deleted ones included, add up to at most ``budget``."""
+    chosen, total = [], 0
+    for segment in segments:
+        if total + segment.doc_count_all() > budget:
+            break
+        chosen.append(segment)
+        total += segment.doc_count_all()
+    return chosen
