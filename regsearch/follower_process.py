@@ -32,7 +32,7 @@ from regsearch.config import Settings
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 30.0
-PARENT_CHECK_S = 1.0
+WATCH_S = 0.5
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
@@ -62,27 +62,33 @@ def follow_in_child(settings: Settings, stop: threading.Event) -> None:
 
 
 def child_main(settings: Settings, child_stop: ProcessEvent, observations: Any, parent: int) -> None:
-    """The child: follow the document log into the index until told to stop or orphaned."""
+    """The child: follow the document log into the index until told to stop or orphaned.
+
+    The follower runs in a thread; this (main) thread watches for the
+    parent's request, the parent's death and SIGTERM, which only sets a flag:
+    a handler that set an Event could deadlock on the lock the interrupted
+    thread holds.
+    """
+    terminated: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[follower]: %(message)s")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from regsearch.resources import Resources
 
-    stop = threading.Event()
-    threading.Thread(target=_watch, args=(child_stop, parent, stop), daemon=True).start()
     metrics.report_to(lambda name, value: observations.put((name, value)))
     resources = Resources.open(settings)
+    stop = threading.Event()
+    follower = threading.Thread(target=resources.follower().run, args=(stop,), name="follower")
+    follower.start()
     try:
-        resources.follower().run(stop)
+        while follower.is_alive() and not terminated and not child_stop.wait(WATCH_S):
+            if os.getppid() != parent:
+                log.warning("the serving process is gone; the follower stops")
+                break
     finally:
+        stop.set()
+        follower.join()
         resources.close()
-
-
-def _watch(child_stop: ProcessEvent, parent: int, stop: threading.Event) -> None:
-    while not child_stop.wait(PARENT_CHECK_S):
-        if os.getppid() != parent:
-            log.warning("the serving process is gone; the follower stops")
-            break
-    stop.set()
 
 
 def _record(observations: Any, timeout_s: float) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from indexer import metrics
 from indexer.documents import RepositoryDocument, document_to_json
 from indexer.index import SearchIndex, SearchRequest
 from regsearch.config import Settings
@@ -102,3 +103,16 @@ def test_a_killed_child_is_an_error_for_the_supervisor(data_dir: Path) -> None:
     running.thread.join(TIMEOUT_S)
     assert isinstance(running.error, RuntimeError)
     assert "exited with status -9" in str(running.error)
+
+
+def test_sigterm_to_the_child_stops_it_cleanly(data_dir: Path) -> None:
+    SearchIndex.open(data_dir / "index").close()
+    metrics.record("index_settled", 0)
+    running = Running(Settings(data_dir=data_dir))
+    wait_until(lambda: REGISTRY.get_sample_value("regsearch_index_settled", {"index": "search"}) == 1.0,
+               TIMEOUT_S, "the follower process is following (and idle)")
+    for pid in follower_children():
+        os.kill(pid, signal.SIGTERM)
+    running.thread.join(TIMEOUT_S)
+    assert isinstance(running.error, RuntimeError)
+    assert "exited with status 0" in str(running.error)  # unasked, so the supervisor restarts it
