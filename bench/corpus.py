@@ -15,16 +15,18 @@ from dataclasses import dataclass
 # allows; "-+" where the grammar says "[-]*", which backtracks badly on "+".
 _NAME_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _WORD = re.compile(r"^[a-z]{4,}$")
-_WANTED = ("Package: ", "Description: ")
+_WANTED = ("Package: ", "Description: ", "Section: ")
 APT_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
 class Package:
-    """One Debian package: a name usable as a repository component, and its short description."""
+    """One Debian package: a name usable as a repository component, its short description,
+    and its Debian section (``misc`` when the stanza names none)."""
 
     name: str
     description: str
+    section: str = "misc"
 
 
 def debian_packages() -> list[Package]:
@@ -42,12 +44,12 @@ def debian_packages() -> list[Package]:
 
 
 def parse_dumpavail(dump: str) -> list[Package]:
-    """The ``Package:`` and first-line ``Description:`` of each stanza of ``dump``."""
+    """The ``Package:``, first-line ``Description:`` and ``Section:`` of each stanza of ``dump``."""
     packages = []
     for stanza in dump.split("\n\n"):
         fields = dict(_field(line) for line in stanza.splitlines() if line.startswith(_WANTED))
         if fields.get("Package") and fields.get("Description"):
-            packages.append(Package(fields["Package"], fields["Description"]))
+            packages.append(Package(fields["Package"], fields["Description"], fields.get("Section") or "misc"))
     return packages
 
 
