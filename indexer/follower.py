@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import threading
 
+from indexer import metrics
 from indexer.documents import Document, document_from_json
 from indexer.index import SearchIndex
-from indexer import metrics
 from indexer.policies import BatchPolicy, RetryPolicy, read_batch
 from indexer.retry import retrying
 from regsearch.logs import Consumer, Log, Positions, Record, behind, next_positions

@@ -21,10 +21,10 @@ from indexer.registry import RegistryError
 from regsearch.app import Role, build_app
 from regsearch.config import ConfigError, Settings, notifications_block
 from regsearch.follower_process import follow_in_child
-from regsearch.logs.sqlite import SqliteLog
-from regsearch.retention import prune_periodically
 from regsearch.logs import behind
+from regsearch.logs.sqlite import SqliteLog
 from regsearch.resources import Resources, lock_data_dir
+from regsearch.retention import prune_periodically
 
 log = logging.getLogger("regsearch")
 
