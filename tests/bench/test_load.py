@@ -9,11 +9,10 @@ from collections import Counter
 import pytest
 
 from bench.corpus import Package
-from bench.load import (
+from bench.image_specs import (
     DISTROS,
     ImageSpec,
     LoadPlan,
-    LoadReport,
     TagSpec,
     base_layer,
     image_config,
@@ -26,6 +25,7 @@ from bench.load import (
     tag_labels,
     team_name,
 )
+from bench.load import LoadReport
 
 SECTIONS = ("python", "libs", "net", "contrib/games", "non-free/utils")
 # distribution's reference grammar for a repository name (path components separated by "/")

@@ -15,7 +15,8 @@ import requests
 
 from bench.corpus import debian_packages
 from bench.images import SEED_REPOSITORY
-from bench.load import OCI_INDEX, ImageSpec, LoadPlan, LoadReport, load, plan_images
+from bench.image_specs import OCI_INDEX, ImageSpec, LoadPlan, plan_images
+from bench.load import LoadReport, load
 from tests.support.registry import RegistryProcess
 
 pytestmark = pytest.mark.integration
