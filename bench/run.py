@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.compare import compare
 from bench.corpus import Package, debian_packages, pick
 from bench.freshness import FreshnessPlan, measure_freshness
 from bench.images import RegistryPusher
@@ -32,6 +33,7 @@ from bench.query_latency import (
 from bench.stack import BenchStack, running_stack
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
+PEER_LIMIT = 25  # the result limit of /v1/search as the query phase asks it
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the second query run")
     parser.add_argument("--baseline-queries", type=int, default=30, help="timed catalog walks")
+    parser.add_argument("--peer-rounds", type=int, default=20,
+                        help="rounds of the query set for the in-process comparison with SQL LIKE and FTS5")
     parser.add_argument("--seed", type=int, default=42, help="picks the Debian packages and queries")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file (JSON)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep registry and service data here")
@@ -92,6 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _say(f"timing {query_plan.requests} /v1/search requests, then the catalog walk")
             search = measure_queries(stack, queries, query_plan)
             baseline = measure_catalog_walk(stack, queries, query_plan)
+            _say("timing Registry Search in-process beside SQL LIKE and FTS5 on the same documents")
+            peers = compare(root / "data", [(q.category, q.text) for q in queries], PEER_LIMIT, args.peer_rounds)
             probe = _freshness(stack, pusher, probed, probe_plan) if probe_plan.pushes else None
             freshness = _freshness(stack, pusher, fresh, freshness_plan)
             memory_end = stack.service.memory_mib()
@@ -101,7 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "parameters": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "load": load,
         "query": {**search, "catalog_walk": baseline, "speedup_p50": _ratio(baseline, search, "median"),
-                  "speedup_p99": _ratio(baseline, search, "p99")},
+                  "speedup_p99": _ratio(baseline, search, "p99"), "in_process": peers},
         "freshness": freshness,
         "freshness_probe": probe,
         "memory_mib": {"after_load": memory_loaded, "at_end": memory_end},
@@ -123,6 +129,7 @@ def report(results: dict[str, Any]) -> str:
         (f"  {con['clients']}-client throughput", f"{con['requests_per_s']} req/s", "", ""),
         ("catalog walk p50/p90/p99/max (ms)", _quad(walk), "", ""),
         ("  speedup of /v1/search (p50, p99)", f"{q['speedup_p50']}x, {q['speedup_p99']}x", "", ""),
+        *_peer_rows(q["in_process"]),
         ("load: tags, push s, searchable s", f"{load['indexed_tags']}/{load['tags']}, {load['push_s']}, {load['searchable_s']}", "", ""),
         ("service RSS after load / peak (MiB)", f"{results['memory_mib']['after_load']['rss']} / {results['memory_mib']['at_end']['hwm']}", "", ""),
     ]
@@ -131,6 +138,15 @@ def report(results: dict[str, Any]) -> str:
     width = max(len(r[0]) for r in rows)
     lines = [header, ""] + [f"{a:<{width}}  {b:<28} {c:<16} {d}".rstrip() for a, b, c, d in rows]
     return "\n".join(lines)
+
+
+def _peer_rows(comparison: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = [(f"in-process, {comparison['documents']} repositories, limit {comparison['limit']}:", "", "", "")]
+    for name, figures in comparison["peers"].items():
+        latency, ratio = figures["latency_ms"], figures["vs_registry_search"]
+        rows.append((f"  {name} p50/p90/p99/max (ms)", _quad(latency),
+                     f"x{ratio['median']} / x{ratio['p99']}" if name != "registry-search" else "", ""))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

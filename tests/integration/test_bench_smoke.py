@@ -17,12 +17,12 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PUSHES, PROBES, TAGS, TAGS_PER_REPO, QUERIES, WALKS = 10, 4, 100, 5, 40, 3
+PUSHES, PROBES, TAGS, TAGS_PER_REPO, QUERIES, WALKS, ROUNDS = 10, 4, 100, 5, 40, 3, 2
 SMOKE_ARGS = [
     "--pushes", str(PUSHES), "--rate", "20", "--freshness-timeout", "20",
     "--probe-pushes", str(PROBES), "--probe-rate", "4",
     "--tags", str(TAGS), "--tags-per-repo", str(TAGS_PER_REPO), "--index-timeout", "60",
-    "--queries", str(QUERIES), "--warmup", "5", "--baseline-queries", str(WALKS),
+    "--queries", str(QUERIES), "--warmup", "5", "--baseline-queries", str(WALKS), "--peer-rounds", str(ROUNDS),
 ]
 
 
@@ -70,6 +70,20 @@ def test_queries_were_timed_against_the_catalog_walk(smoke_run: tuple[dict[str, 
     assert query["speedup_p50"] > 0 and query["healthz_floor_ms"]["median"] > 0
     found = {q["category"]: q["results"] for q in query["queries"]}
     assert found["exact name"] >= 1 and found["no match"] == 0
+
+
+def test_registry_search_was_timed_in_process_beside_sql_like_and_fts5(smoke_run: tuple[dict[str, Any], str]) -> None:
+    query = smoke_run[0]["query"]
+    comparison = query["in_process"]
+    assert comparison["documents"] == TAGS // TAGS_PER_REPO and comparison["limit"] == 25
+    assert set(comparison["peers"]) == {"registry-search", "sql like", "sql fts5"}
+    queries = len(query["queries"])
+    exact = next(q["text"] for q in query["queries"] if q["category"] == "exact name")
+    for figures in comparison["peers"].values():
+        assert figures["latency_ms"]["count"] == ROUNDS * queries
+        assert 0 < figures["latency_ms"]["median"] <= figures["latency_ms"]["p99"]
+        assert figures["totals"]["zzqxjvw"] == 0 and figures["totals"][exact] >= 1
+    assert comparison["peers"]["registry-search"]["vs_registry_search"] == {"median": 1.0, "p99": 1.0}
 
 
 def test_the_results_describe_the_machine_and_memory(smoke_run: tuple[dict[str, Any], str]) -> None:
