@@ -24,13 +24,12 @@ import requests
 
 from bench.corpus import Package, description_words
 from bench.images import RegistryPusher, RepositorySpec
+from bench.peers import CatalogWalk
 from bench.pipeline import PipelineSampler, accepted_events, wait_quiet, webhook_counters
 from bench.stack import BenchStack
 from bench.stats import summary
 
 REQUEST_TIMEOUT_S = 30
-CATALOG_PAGE = 1000
-CATALOG_MAX_PAGES = 1000
 FLOOR_REQUESTS = 200
 NO_MATCH = ("zzqxjvw", "qqxyzzyplugh")
 
@@ -159,36 +158,25 @@ def measure_queries(stack: BenchStack, queries: list[Query], plan: QueryPlan) ->
 
 
 def measure_catalog_walk(stack: BenchStack, queries: list[Query], plan: QueryPlan) -> dict[str, Any]:
-    """The same queries as substrings of names from a full ``/v2/_catalog`` walk, ``plan.baseline_queries`` times."""
-    session = requests.Session()
+    """The same queries through :class:`bench.peers.CatalogWalk` (a full ``/v2/_catalog`` walk, every
+    query word a substring of the name), ``plan.baseline_queries`` times."""
+    walk = CatalogWalk(stack.registry.url)
     order = [queries[i % len(queries)] for i in range(plan.baseline_queries)]
-    latencies, pages, matches = [], 0, {}
-    for query in order:
-        began = time.perf_counter()
-        names, pages = catalog_search(session, stack.registry.url, query.text)
-        latencies.append(time.perf_counter() - began)
-        matches[query.text] = len(names)
+    latencies, matches = [], {}
+    try:
+        for query in order:
+            began = time.perf_counter()
+            answer = walk.search(query.text, plan.page_size)
+            latencies.append(time.perf_counter() - began)
+            matches[query.text] = answer.total
+    finally:
+        walk.close()
     return {
-        "method": f"walk /v2/_catalog?n={CATALOG_PAGE}, substring match on names",
-        "pages_per_query": pages,
+        "method": f"walk /v2/_catalog?n={walk.page}, every query word a substring of the name",
+        "pages_per_query": walk.pages_walked,
         "latency_ms": summary(latencies, 1000),
         "matches": matches,
     }
-
-
-def catalog_search(session: requests.Session, registry_url: str, text: str) -> tuple[list[str], int]:
-    """Repository names containing ``text`` (``*`` dropped), and how many catalog pages that took."""
-    needle = text.rstrip("*").lower()
-    names, pages = [], 0
-    url: str | None = f"{registry_url}/v2/_catalog?n={CATALOG_PAGE}"
-    while url is not None and pages < CATALOG_MAX_PAGES:
-        response = session.get(url, timeout=REQUEST_TIMEOUT_S)
-        response.raise_for_status()
-        pages += 1
-        names += [n for n in response.json().get("repositories") or [] if needle in n]
-        following = response.links.get("next", {}).get("url")
-        url = None if following is None else following if following.startswith("http") else registry_url + following
-    return names, pages
 
 
 def _sequential(session: requests.Session, url: str, order: list[Query], page_size: int) -> dict[str, Any]:
