@@ -7,29 +7,42 @@ and the time until every tag was searchable.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample as MetricSample
 
 from bench.stack import BenchStack
 
 SAMPLE_INTERVAL_S = 0.5
-_SAMPLE_LINE = re.compile(r'^(?P<name>\w+)\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
+
+
+def scrape(service_url: str) -> list[MetricSample]:
+    """Every sample the service's ``/metrics`` exposes, parsed by ``prometheus_client``."""
+    text = requests.get(f"{service_url}/metrics", timeout=10).text
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
 
 def webhook_counters(service_url: str) -> dict[str, float]:
     """``regsearch_webhook_*_total`` samples from ``/metrics``, keyed ``name{labels}``."""
-    text = requests.get(f"{service_url}/metrics", timeout=10).text
-    counters = {}
-    for line in text.splitlines():
-        match = _SAMPLE_LINE.match(line)
-        if match and match["name"].startswith("regsearch_webhook_") and match["name"].endswith("_total"):
-            counters[f"{match['name']}{{{match['labels']}}}"] = float(match["value"])
-    return counters
+    return counters_in(scrape(service_url))
+
+
+def counters_in(samples: list[MetricSample]) -> dict[str, float]:
+    """The ``regsearch_webhook_*_total`` values among ``samples``, keyed ``name{labels}``."""
+    return {
+        _key(s): s.value for s in samples
+        if s.name.startswith("regsearch_webhook_") and s.name.endswith("_total") and s.labels
+    }
+
+
+def _key(sample: MetricSample) -> str:
+    labels = ",".join(f'{name}="{value}"' for name, value in sample.labels.items())
+    return f"{sample.name}{{{labels}}}"
 
 
 STAGES = (
@@ -38,17 +51,15 @@ STAGES = (
     "regsearch_indexer_batch_seconds",
     "regsearch_index_commit_seconds",
 )
-_BUCKET_LINE = re.compile(r'^(?P<name>\w+)_bucket\{le="(?P<le>[^"]+)"\}\s+(?P<value>\S+)$')
 
 
 def stage_histograms(service_url: str) -> dict[str, dict[str, float]]:
     """The cumulative bucket counts (``le`` -> count) of each of :data:`STAGES` the service exposes."""
-    text = requests.get(f"{service_url}/metrics", timeout=10).text
     histograms: dict[str, dict[str, float]] = {}
-    for line in text.splitlines():
-        match = _BUCKET_LINE.match(line)
-        if match and match["name"] in STAGES:
-            histograms.setdefault(match["name"], {})[match["le"]] = float(match["value"])
+    for sample in scrape(service_url):
+        name = sample.name.removesuffix("_bucket")
+        if sample.name.endswith("_bucket") and name in STAGES:
+            histograms.setdefault(name, {})[sample.labels["le"]] = sample.value
     return histograms
 
 
@@ -76,11 +87,14 @@ def _bound(counts: dict[str, float], rank: float) -> str:
 
 
 def index_settled(service_url: str) -> bool:
-    """Whether the service's follower is idle with nothing left to merge
-    (``regsearch_index_settled``); True for a process without a follower."""
-    text = requests.get(f"{service_url}/metrics", timeout=10).text
-    gauge = [line.split()[1] for line in text.splitlines() if line.startswith("regsearch_index_settled{")]
-    return gauge in ([], ["1.0"])
+    """Whether the service's follower is idle with nothing left to merge; see :func:`settled_in`."""
+    return settled_in(scrape(service_url))
+
+
+def settled_in(samples: list[MetricSample]) -> bool:
+    """Whether ``regsearch_index_settled`` is 1 among ``samples``; True for a process without a follower."""
+    gauge = [s.value for s in samples if s.name == "regsearch_index_settled"]
+    return gauge in ([], [1.0])
 
 
 def accepted_events(counters: dict[str, float]) -> int:
@@ -148,16 +162,15 @@ def wait_quiet(stack: BenchStack, quiet_s: float = 2.0, timeout_s: float = 60.0)
     Returns whether it went quiet, and the seconds waited.
     """
     started = time.monotonic()
-    last = webhook_counters(stack.service.url)
-    last_change = started
-
-    def waiting() -> bool:
+    samples = scrape(stack.service.url)
+    last, last_change = counters_in(samples), started
+    while time.monotonic() - started < timeout_s:
         quiet = time.monotonic() - last_change >= quiet_s
-        return not (quiet and index_settled(stack.service.url))
-
-    while waiting() and time.monotonic() - started < timeout_s:
+        if quiet and settled_in(samples):
+            return True, time.monotonic() - started
         time.sleep(0.25)
-        now = webhook_counters(stack.service.url)
+        samples = scrape(stack.service.url)
+        now = counters_in(samples)
         if now != last:
             last, last_change = now, time.monotonic()
-    return not waiting(), time.monotonic() - started
+    return False, time.monotonic() - started
