@@ -174,13 +174,15 @@ class Worker:
 
         A push names the digest it pushed: when that is what is indexed,
         nothing is asked; otherwise the manifest is fetched by tag straight
-        away. Anything else asks HEAD first, since most tags did not change.
-        Each request costs the registry a notification back to us.
+        away, as is a tag not indexed at all (a backfill: HEAD would have
+        nothing to compare with). Anything else asks HEAD first, since most
+        tags did not change. Each request costs the registry a notification
+        back to us.
         """
         repository = key[1]
         old = known.get(tag)
         try:
-            if hint.pushed is not None:
+            if hint.pushed is not None or old is None:
                 if old is not None and hint.digest == old.digest:
                     return Unchanged
                 digest = None

@@ -133,3 +133,11 @@ def test_events_of_another_registry_are_dead_lettered(registry: FakeRegistry) ->
     other = Event("x", "push", "elsewhere:5000", "team/app", tag="1.0")
     result = make(registry, MemoryState()).process([other])
     assert result.changes == () and "unknown registry" in result.dead[0].reason
+
+
+def test_a_sync_of_tags_not_indexed_fetches_them_without_asking_head(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    result = run(make(registry, state), state, event("sync"))
+    assert {doc_id for doc_id, _ in result.changes} == {
+        tag_doc_id(REG, "team/app", "1.0"), tag_doc_id(REG, "team/app", "latest"), repository_doc_id(REG, "team/app")}
+    assert "head_manifest" not in [c[0] for c in registry.calls]
