@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from bench.corpus import Package, pick
+from bench.corpus import Package
 from bench.images import OCI_CONFIG, OCI_MANIFEST, Blob, Layer, canonical, make_layer
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -31,6 +31,8 @@ Progress = Callable[[int], None]
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 VENDORS = ("Example Corp", "Acme Labs", "Initech", "Globex", "The Debian Project")
 LICENSES = ("Apache-2.0", "MIT", "GPL-2.0-or-later", "BSD-3-Clause", "LGPL-2.1-or-later")
+VARIANTS = ("", "-slim", "-debug", "-static", "-fips", "-nightly")
+"""Suffixes of repository names once the corpus is used up: the same software in another build."""
 _NOT_IN_NAME = re.compile(r"[^a-z0-9]+")
 
 
@@ -140,9 +142,26 @@ def image_spec(package: Package, index: int, plan: LoadPlan) -> ImageSpec:
 
 
 def plan_images(plan: LoadPlan, packages: list[Package]) -> list[ImageSpec]:
-    """The ``plan.repositories`` specs for packages picked by ``plan.seed``."""
-    picked = pick(packages, plan.repositories, plan.seed)
-    return [image_spec(p, i, plan) for i, p in enumerate(picked)]
+    """The first ``plan.repositories`` specs in ``plan.seed``'s order of ``packages``.
+
+    A smaller plan with the same seed and mix is a prefix of a larger one, so
+    the benchmark's sizes hold the same kind of content. Past the end of the
+    corpus, packages come round again as build variants (``<name>-slim`` …).
+    """
+    order = list(packages)
+    random.Random(plan.seed).shuffle(order)
+    if plan.repositories > len(order) * len(VARIANTS):
+        raise ValueError(f"asked for {plan.repositories} repositories, the corpus gives at most {len(order) * len(VARIANTS)}")
+    return [image_spec(variant(order, i), i, plan) for i in range(plan.repositories)]
+
+
+def variant(order: Sequence[Package], index: int) -> Package:
+    """The ``index``-th package of ``order``, as a build variant once ``order`` has been used up."""
+    package = order[index % len(order)]
+    suffix = VARIANTS[index // len(order)]
+    if not suffix:
+        return package
+    return Package(f"{package.name}{suffix}", f"{package.description} ({suffix[1:]} build)", package.section)
 
 
 def team_name(section: str) -> str:

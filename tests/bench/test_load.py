@@ -171,3 +171,25 @@ def _manifests(spec: ImageSpec, tag: TagSpec) -> list[bytes]:
         layers = (base_layer(spec.distro, arch), own_layer(spec, tag, arch))
         manifests.append(image_manifest(image_config(spec, tag, arch, layers), layers, manifest_annotations(spec, tag)).data)
     return manifests
+
+
+def test_a_smaller_plan_is_a_prefix_of_a_larger_one_with_the_same_seed() -> None:
+    corpus = packages(300)
+    small = plan_images(LoadPlan(repositories=50, seed=3), corpus)
+    large = plan_images(LoadPlan(repositories=250, seed=3), corpus)
+    assert large[:50] == small
+
+
+def test_past_the_corpus_packages_come_round_as_distinct_build_variants() -> None:
+    corpus = packages(40)
+    made = plan_images(LoadPlan(repositories=100, seed=3), corpus)
+    names = [s.repository.rsplit("/", 1)[-1] for s in made]
+    assert len(set(names)) == 100
+    assert sorted(names[:40]) == sorted(p.name for p in corpus)
+    assert all(n.endswith("-slim") for n in names[40:80]) and all(n.endswith("-debug") for n in names[80:])
+    assert made[40].description.endswith("(slim build)")
+
+
+def test_more_repositories_than_the_variants_allow_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most 60"):
+        plan_images(LoadPlan(repositories=61), packages(10))
