@@ -7,7 +7,9 @@ Registry Search is timed the same way they are: in this process, through
 read-only), so no side pays for HTTP. Every peer gets the same queries, the
 same result limit and the same number of rounds; the figures say how many
 matches each counted, so a difference in semantics shows next to a
-difference in speed.
+difference in speed. A catalog walk over the registry may join, with fewer
+rounds (each of its searches reads the whole catalog); it refuses the
+queries filtered by architecture, which its figures list as unsupported.
 """
 
 from __future__ import annotations
@@ -16,7 +18,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.peers import Peer, PeerAnswer, SqlFts5, SqlLike, check_limit, measure_peer
+from bench.peers import (
+    BenchQuery,
+    CatalogWalk,
+    Peer,
+    PeerAnswer,
+    SqlFts5,
+    SqlLike,
+    Timings,
+    Unsupported,
+    check_limit,
+    peer_figures,
+    time_peer,
+)
+from bench.stats import percentile
 from indexer.documents import RepositoryDocument, document_from_json
 from indexer.index import SearchIndex, SearchRequest
 from regsearch.logs.sqlite import SqliteLog
@@ -35,9 +50,10 @@ class InProcessSearch:
     def build(self, documents: Iterable[RepositoryDocument]) -> None:
         """Nothing to build: the service's follower already did."""
 
-    def search(self, q: str, limit: int) -> PeerAnswer:
+    def search(self, q: str, limit: int, arch: str | None = None) -> PeerAnswer:
+        """The first page of ``/api/v1/search?q=q&n=limit&arch=arch``, as a peer answers."""
         check_limit(limit)
-        page = self._index.search(SearchRequest(q=q, limit=limit))
+        page = self._index.search(SearchRequest(q=q, limit=limit, arch=arch))
         return PeerAnswer(page.total, tuple(d.name for d in page.documents if isinstance(d, RepositoryDocument)))
 
     def close(self) -> None:
@@ -59,25 +75,65 @@ def repository_documents(data_dir: Path) -> list[RepositoryDocument]:
     return [doc for doc in documents if isinstance(doc, RepositoryDocument)]
 
 
-def compare(data_dir: Path, queries: Sequence[tuple[str, str]], limit: int, rounds: int) -> dict[str, Any]:
-    """Each peer's latency over ``queries`` (``(category, text)``), its match counts, and its p50/p99
-    relative to Registry Search's (above 1: that peer is slower)."""
+def compare(
+    data_dir: Path,
+    queries: Sequence[BenchQuery],
+    limit: int,
+    rounds: int,
+    catalog: CatalogWalk | None = None,
+    catalog_rounds: int = 1,
+) -> dict[str, Any]:
+    """Each peer's figures over ``queries`` (see :func:`bench.peers.peer_figures`: latency, requests/s,
+    totals by query label, unsupported categories), plus ``vs_registry_search``: its p50 and p99 over
+    Registry Search's on the queries it answered (above 1: that peer is slower; None without any).
+
+    ``catalog``, when given, is measured too with ``catalog_rounds`` rounds; the caller keeps and
+    closes it. The peers built here are closed before this returns.
+    """
     documents = repository_documents(data_dir)
-    peers: list[Peer] = [InProcessSearch(data_dir / "index"), SqlLike(), SqlFts5()]
-    figures: dict[str, Any] = {}
-    try:
-        for peer in peers:
+    timings: list[Timings] = []
+    for peer, peer_rounds in _peers(data_dir, catalog, rounds, catalog_rounds):
+        try:
             peer.build(documents)
-            peer.search(queries[0][1], limit)  # warm up: first-use costs are not the query's
-            figures[peer.name] = {
-                **measure_peer(peer, queries, limit, rounds),
-                "totals": {text: peer.search(text, limit).total for _, text in queries},
-            }
-    finally:
-        for peer in peers:
-            peer.close()
-    ours = figures[InProcessSearch.name]["latency_ms"]
-    for name, peer_figures in figures.items():
-        latency = peer_figures["latency_ms"]
-        peer_figures["vs_registry_search"] = {q: round(latency[q] / ours[q], 2) for q in ("median", "p99")}
-    return {"documents": len(documents), "limit": limit, "rounds": rounds, "peers": figures}
+            warm_up(peer, queries, limit)
+            timings.append(time_peer(peer, queries, limit, peer_rounds))
+        finally:
+            if peer is not catalog:
+                peer.close()
+    ours = timings[0]
+    figures = {t.peer: {**peer_figures(t), "vs_registry_search": ratios(t, ours)} for t in timings}
+    return {
+        "documents": len(documents),
+        "limit": limit,
+        "rounds": rounds,
+        "catalog_rounds": catalog_rounds if catalog is not None else None,
+        "peers": figures,
+    }
+
+
+def _peers(data_dir: Path, catalog: CatalogWalk | None, rounds: int, catalog_rounds: int) -> Iterable[tuple[Peer, int]]:
+    """Registry Search first, then each peer with its rounds, each created only when its turn comes."""
+    yield InProcessSearch(data_dir / "index"), rounds
+    yield SqlLike(), rounds
+    yield SqlFts5(), rounds
+    if catalog is not None:
+        yield catalog, catalog_rounds
+
+
+def warm_up(peer: Peer, queries: Sequence[BenchQuery], limit: int) -> None:
+    """Search the first query ``peer`` answers once, untimed: first-use costs are not a query's."""
+    for query in queries:
+        try:
+            peer.search(query.text, limit, arch=query.arch)
+            return
+        except Unsupported:
+            continue
+
+
+def ratios(peer: Timings, ours: Timings) -> dict[str, float] | None:
+    """``peer``'s median and p99 over ``ours`` on the same queries: those ``peer`` answered."""
+    theirs, mine = peer.samples(), ours.samples(peer.seconds)
+    if not theirs or not mine:
+        return None
+    quantiles = {"median": 50, "p99": 99}
+    return {name: round(percentile(theirs, p) / percentile(mine, p), 2) for name, p in quantiles.items()}

@@ -29,16 +29,28 @@ class MeasuredService(ServiceProcess):
     def memory_mib(self) -> dict[str, float]:
         """``rss`` (resident now) and ``hwm`` (peak resident) in MiB, from ``/proc/<pid>/status``,
         of the service and its child processes (the follower) together; ``processes`` counted."""
-        if self._process is None or self._process.poll() is not None:
-            raise RuntimeError("the service is not running")
-        pids = [self._process.pid, *_children(self._process.pid)]
+        pids = [self._running_pid(), *_children(self._running_pid())]
         totals = {"rss": 0.0, "hwm": 0.0}
         for pid in pids:
-            status = Path(f"/proc/{pid}/status").read_text()
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            for name, key in (("rss", "VmRSS"), ("hwm", "VmHWM")):
-                totals[name] += int(fields[key].split()[0]) / 1024
+            for name, value in process_memory_mib(pid).items():
+                totals[name] += value
         return {**{name: round(value, 1) for name, value in totals.items()}, "processes": len(pids)}
+
+    def search_process_memory_mib(self) -> dict[str, float]:
+        """``rss`` and ``hwm`` in MiB of the process that answers searches (the one started, not its children)."""
+        return {name: round(value, 1) for name, value in process_memory_mib(self._running_pid()).items()}
+
+    def _running_pid(self) -> int:
+        if self._process is None or self._process.poll() is not None:
+            raise RuntimeError("the service is not running")
+        return self._process.pid
+
+
+def process_memory_mib(pid: int) -> dict[str, float]:
+    """``rss`` (resident now) and ``hwm`` (peak resident) of one process in MiB, from ``/proc/<pid>/status``."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return {name: int(fields[key].split()[0]) / 1024 for name, key in (("rss", "VmRSS"), ("hwm", "VmHWM"))}
 
 
 def _children(pid: int) -> list[int]:
@@ -55,6 +67,8 @@ class BenchStack:
 
     registry: RegistryProcess
     service: MeasuredService
+    started_at: float = 0.0
+    """``time.monotonic()`` just before the service was started."""
 
     def search(self, **params: Any) -> dict[str, Any]:
         """``GET /api/v1/search`` with ``params``; raises unless 200."""
@@ -81,22 +95,28 @@ class BenchStack:
 
 
 @contextmanager
-def running_stack(root: Path, reconcile_interval_s: float = RECONCILE_INTERVAL_S) -> Iterator[BenchStack]:
+def running_stack(
+    root: Path, reconcile_interval_s: float = RECONCILE_INTERVAL_S, registry_dir: Path | None = None
+) -> Iterator[BenchStack]:
     """Start a service in ``root/data`` and a registry notifying it; stop both on exit.
 
-    The service walks the catalog every ``reconcile_interval_s``: by default
-    not within a run, whose figures would otherwise depend on whether the
-    walk (a HEAD per tag) fell inside a measurement.
+    The registry keeps its storage in ``registry_dir`` (default ``root/registry``),
+    so an already loaded one can be used. The service walks the catalog at start
+    when its index is empty, then every ``reconcile_interval_s``: by default not
+    within a run, whose figures would otherwise depend on whether the walk (a
+    HEAD per tag) fell inside a measurement.
     """
+    root.mkdir(parents=True, exist_ok=True)
     service = MeasuredService(root / "data", "", extra=["--reconcile-interval", f"{reconcile_interval_s:g}"])
     notifications = Notifications(service.notify_url, service.token, timeout="1s", threshold=5, backoff="1s")
-    registry = RegistryProcess(root / "registry", notifications=notifications)
+    registry = RegistryProcess(registry_dir or root / "registry", notifications=notifications)
     service.registry_url = registry.url
     registry.start()
     try:
+        started_at = time.monotonic()
         service.start()
         try:
-            yield BenchStack(registry, service)
+            yield BenchStack(registry, service, started_at)
         finally:
             service.stop()
     finally:

@@ -73,9 +73,10 @@ def test_an_index_fetches_its_children_and_every_config() -> None:
 
 def test_the_budget_stops_after_the_repository_in_progress() -> None:
     registry = loaded(5)
-    # the clock reads 0 before the catalog walk and 1, 2, ... after each repository
-    counts = crawl(registry, REGISTRY, budget_s=2, clock=ticking_clock())
+    # the clock reads 0 before the catalog walk, 1 after it and 2, 3, ... after each repository
+    counts = crawl(registry, REGISTRY, budget_s=3, clock=ticking_clock())
     assert (counts.listed, counts.repositories, counts.tags, counts.complete) == (5, 2, 4, False)
+    assert counts.catalog_seconds == 1
 
 
 def test_a_spent_budget_still_crawls_one_repository() -> None:
@@ -84,7 +85,7 @@ def test_a_spent_budget_still_crawls_one_repository() -> None:
 
 
 def test_a_budget_spent_on_the_last_repository_is_complete() -> None:
-    counts = crawl(loaded(2), REGISTRY, budget_s=2, clock=ticking_clock())
+    counts = crawl(loaded(2), REGISTRY, budget_s=3, clock=ticking_clock())
     assert (counts.repositories, counts.complete) == (2, True)
 
 
@@ -113,9 +114,21 @@ def test_figures_report_the_rate_and_every_field() -> None:
     assert figures.tags_per_s == 3.0
     assert figures.as_dict() == {
         "listed": 4, "repositories": 3, "tags": 6, "requests": 20, "seconds": 2.0, "complete": False,
-        "requests_by_method": {"GET": 20}, "tags_per_s": 3.0,
+        "requests_by_method": {"GET": 20}, "tags_per_s": 3.0, "projected_tags_per_s": 3.0, "catalog_seconds": 0.0,
     }
     assert CrawlFigures(0, 0, 0, 0, 0.0, True).tags_per_s == 0.0
+
+
+def test_a_time_boxed_crawl_is_projected_with_one_catalog_walk_for_every_listed_repository() -> None:
+    # 10 s walking 1,000 names, then 2 s for 10 repositories of 2 tags: the whole crawl is
+    # 10 s + 1,000 x 0.2 s for 2,000 tags, not 20 tags in 12 s
+    part = CrawlFigures(listed=1000, repositories=10, tags=20, requests=50, seconds=12.0, complete=False,
+                        catalog_seconds=10.0)
+    assert part.tags_per_s == pytest.approx(20 / 12)
+    assert part.projected_tags_per_s == pytest.approx(2000 / 210)
+    whole = CrawlFigures(listed=10, repositories=10, tags=20, requests=50, seconds=12.0, complete=True,
+                         catalog_seconds=10.0)
+    assert whole.projected_tags_per_s == whole.tags_per_s
 
 
 def test_the_command_line_defaults_to_the_whole_catalog_in_reconciler_pages() -> None:

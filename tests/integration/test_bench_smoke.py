@@ -1,7 +1,8 @@
-"""``python -m bench.run`` end to end at tiny sizes: it runs, and its results file says what it measured.
+"""``python -m bench.run`` end to end at one tiny size: it runs, and its results say what it measured.
 
 The figures themselves are not judged here (speed targets live in
-``bench/``); only that every measurement happened and is sane.
+``bench/``); only that every measurement happened, over the same data, and
+is sane; and that the loaded registry is kept for the next run, unchanged.
 """
 
 from __future__ import annotations
@@ -14,82 +15,106 @@ from typing import Any
 
 import pytest
 
+from bench.image_specs import LoadPlan
+from bench.registry_cache import MARKER, loaded_registry
+
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PUSHES, PROBES, TAGS, TAGS_PER_REPO, QUERIES, WALKS, ROUNDS = 10, 4, 100, 5, 40, 3, 2
-SMOKE_ARGS = [
-    "--pushes", str(PUSHES), "--rate", "20", "--freshness-timeout", "20",
-    "--probe-pushes", str(PROBES), "--probe-rate", "4",
-    "--tags", str(TAGS), "--tags-per-repo", str(TAGS_PER_REPO), "--index-timeout", "60",
-    "--queries", str(QUERIES), "--warmup", "5", "--baseline-queries", str(WALKS), "--peer-rounds", str(ROUNDS),
-]
+SIZE, PUSHES, QUERIES, ROUNDS = 40, 8, 30, 2
+PEERS = {"registry-search", "sql like", "sql fts5", "catalog walk"}
+
+
+def smoke_args(root: Path) -> list[str]:
+    return [
+        "--sizes", str(SIZE), "--crawl-budget", "30", "--backfill-timeout", "120",
+        "--queries", str(QUERIES), "--warmup", "5", "--clients", "2", "--peer-rounds", str(ROUNDS),
+        "--pushes", str(PUSHES), "--rate", "10", "--freshness-timeout", "20",
+        "--cache", str(root / "cache"), "--workdir", str(root / "work"), "--output", str(root / "results.json"),
+    ]
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
-    """The results file and printed table of one tiny run."""
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, Path]:
+    """The results file, printed tables and root directory of one tiny run."""
     root = tmp_path_factory.mktemp("bench")
-    output = root / "results.json"
-    command = [sys.executable, "-m", "bench.run", *SMOKE_ARGS, "--output", str(output), "--workdir", str(root / "work")]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    command = [sys.executable, "-m", "bench.run", *smoke_args(root)]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=420)
     assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(output.read_text()), result.stdout
+    return json.loads((root / "results.json").read_text()), result.stdout, root
 
 
-@pytest.mark.parametrize(("section", "pushes"), [("freshness", PUSHES), ("freshness_probe", PROBES)])
-def test_every_pushed_image_was_seen_with_a_positive_latency(
-    smoke_run: tuple[dict[str, Any], str], section: str, pushes: int
-) -> None:
-    freshness = smoke_run[0][section]
-    assert freshness["pushes"] == freshness["seen"] == pushes
-    assert freshness["missing"] == []
-    latency = freshness["latency_s"]
-    assert latency["count"] == pushes == len(freshness["latency_by_push_s"])
-    assert 0 < latency["min"] <= latency["median"] <= latency["p99"] <= latency["max"]
-    assert freshness["push_s"]["count"] == pushes and freshness["poll_cycle_ms"]["count"] > 0
-    assert freshness["notifications"]['regsearch_webhook_events_total{outcome="accepted"}'] == pushes
+def size(smoke_run: tuple[dict[str, Any], str, Path]) -> dict[str, Any]:
+    figures: dict[str, Any] = smoke_run[0]["sizes"][str(SIZE)]
+    return figures
 
 
-def test_the_whole_load_became_searchable(smoke_run: tuple[dict[str, Any], str]) -> None:
-    load = smoke_run[0]["load"]
-    assert load["complete"] is True and load["settled"] is True
-    assert (load["indexed_tags"], load["indexed_repositories"]) == (TAGS, TAGS // TAGS_PER_REPO)
-    assert 0 < load["push_s"] <= load["searchable_s"]
-    assert load["notified_s"] is not None and load["notified_s"] > 0
+def test_the_registry_was_loaded_once_and_kept(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    load = size(smoke_run)["load"]
+    assert (load["repositories"], load["tags"], load["cached"]) == (SIZE, SIZE, False)
+    kept = list((smoke_run[2] / "cache").glob(f"*/{MARKER}"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["tags"] == SIZE
 
 
-def test_queries_were_timed_against_the_catalog_walk(smoke_run: tuple[dict[str, Any], str]) -> None:
-    query = smoke_run[0]["query"]
+def test_the_backfill_indexed_every_tag_and_the_sequential_crawl_ran(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    backfill = size(smoke_run)["backfill"]
+    assert backfill["complete"] is True and backfill["tags"] == SIZE and backfill["tags_per_s"] > 0
+    crawl = backfill["sequential"]
+    assert crawl["complete"] is True and crawl["tags"] == SIZE and crawl["tags_per_s"] > 0
+    assert backfill["speedup"] == pytest.approx(backfill["tags_per_s"] / crawl["projected_tags_per_s"], rel=0.05)
+
+
+def test_every_peer_answered_the_same_queries(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    query = size(smoke_run)["query"]
+    peers = query["peers"]
+    assert set(peers) == PEERS and query["limit"] == 25
+    texts = [q for q in size(smoke_run)["queries"]]
+    plain = sum(1 for q in texts if q["arch"] is None)
+    assert peers["registry-search"]["latency_ms"]["count"] == ROUNDS * len(texts)
+    assert peers["sql like"]["latency_ms"]["count"] == ROUNDS * len(texts)
+    assert peers["catalog walk"]["latency_ms"]["count"] >= 1
+    assert 0 < peers["catalog walk"]["latency_ms"]["count"] <= plain
+    for name in ("registry-search", "sql like", "sql fts5"):
+        figures = peers[name]
+        assert 0 < figures["latency_ms"]["median"] <= figures["latency_ms"]["p99"] and figures["requests_per_s"] > 0
+        assert figures["totals"]["zzqxjvw"] == 0
+    exact = next(q["text"] for q in texts if q["category"] == "exact name")
+    assert all(peers[name]["totals"][exact] >= 1 for name in ("registry-search", "sql like", "sql fts5"))
+    assert peers["registry-search"]["vs_registry_search"] == {"median": 1.0, "p99": 1.0}
+
+
+def test_http_search_was_timed_sequentially_and_concurrently(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    http = size(smoke_run)["query"]["http"]
     for run in ("sequential", "concurrent"):
-        figures = query[run]["latency_ms"]
-        assert figures["count"] == QUERIES and 0 < figures["median"] <= figures["p99"]
-        assert query[run]["requests_per_s"] > 0
-    walk = query["catalog_walk"]
-    assert walk["latency_ms"]["count"] == WALKS and walk["pages_per_query"] >= 1
-    assert query["speedup_p50"] > 0 and query["healthz_floor_ms"]["median"] > 0
-    found = {q["category"]: q["results"] for q in query["queries"]}
-    assert found["exact name"] >= 1 and found["no match"] == 0
+        assert http[run]["latency_ms"]["count"] == QUERIES and http[run]["requests_per_s"] > 0
 
 
-def test_registry_search_was_timed_in_process_beside_sql_like_and_fts5(smoke_run: tuple[dict[str, Any], str]) -> None:
-    query = smoke_run[0]["query"]
-    comparison = query["in_process"]
-    assert comparison["documents"] == TAGS // TAGS_PER_REPO and comparison["limit"] == 25
-    assert set(comparison["peers"]) == {"registry-search", "sql like", "sql fts5"}
-    queries = len(query["queries"])
-    exact = next(q["text"] for q in query["queries"] if q["category"] == "exact name")
-    for figures in comparison["peers"].values():
-        assert figures["latency_ms"]["count"] == ROUNDS * queries
-        assert 0 < figures["latency_ms"]["median"] <= figures["latency_ms"]["p99"]
-        assert figures["totals"]["zzqxjvw"] == 0 and figures["totals"][exact] >= 1
-    assert comparison["peers"]["registry-search"]["vs_registry_search"] == {"median": 1.0, "p99": 1.0}
+def test_every_pushed_image_became_searchable(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    freshness = size(smoke_run)["freshness"]
+    assert freshness["pushes"] == freshness["seen"] == PUSHES and freshness["missing"] == []
+    assert 0 < freshness["latency_s"]["median"] <= freshness["latency_s"]["max"]
 
 
-def test_the_results_describe_the_machine_and_memory(smoke_run: tuple[dict[str, Any], str]) -> None:
-    results, printed = smoke_run
-    assert set(results) == {"machine", "parameters", "load", "query", "freshness", "freshness_probe", "memory_mib"}
-    assert results["machine"]["nproc"] >= 1 and results["machine"]["python"].startswith("3.")
-    assert 0 < results["memory_mib"]["after_load"]["rss"] <= results["memory_mib"]["at_end"]["hwm"]
-    assert results["parameters"]["tags"] == TAGS
-    assert "freshness median" in printed and "catalog walk" in printed
+def test_memory_targets_tables_and_plots_were_written(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    results, printed, root = smoke_run
+    memory = size(smoke_run)["memory_mib"]
+    for moment in ("after_backfill", "after_queries", "at_end"):
+        search, every = memory[moment]["search_process"], memory[moment]["all_processes"]
+        assert 0 < search["rss"] <= every["rss"] and every["processes"] >= 2
+    assert set(results["targets"][str(SIZE)]) >= {"not_slower_than_like", "vs_fts5", "backfill_speedup"}
+    assert "40 repositories" in printed and "sql fts5" in printed
+    for plot in ("latency-vs-size.png", "backfill-vs-size.png", "memory-vs-size.png"):
+        assert (root / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_benchmark_pushes_left_the_kept_registry_as_loaded(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    kept = next((smoke_run[2] / "cache").glob(f"*/{MARKER}")).parent
+    repositories = kept / "storage" / "docker" / "registry" / "v2" / "repositories"
+    assert not (repositories / "bench-fresh").exists()
+    assert size(smoke_run)["freshness"]["pushes"] == PUSHES  # they were pushed, then forgotten
+
+
+def test_the_next_run_finds_the_kept_registry_without_loading(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
+    directory, load = loaded_registry(smoke_run[2] / "cache", LoadPlan(repositories=SIZE, tags_per_repo=1))
+    assert load["cached"] is True and load["tags"] == SIZE
+    assert directory == next((smoke_run[2] / "cache").glob(f"*/{MARKER}")).parent
