@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import multiprocessing
-import os
 import subprocess
 import threading
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.machine import machine_cpu_s, process_cpu_s
 from bench.stats import summary
 from tests.webhooks.samples import MANIFEST_PUSH, V1_MEDIA_TYPE, edited, envelope
 
@@ -38,7 +38,6 @@ REQUEST_TIMEOUT_S = 10.0
 SPAWN_GRACE_S = 1.5
 MAX_REQUESTS_PER_CLIENT = 1_000_000
 _ID, _REPOSITORY = "@@event-id@@", "@@repository@@"
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -208,19 +207,6 @@ class _Client:
                 self._connection.close()
             self._connection = None
             return type(error).__name__
-
-
-def process_cpu_s(pid: int) -> float:
-    """User plus system CPU seconds ``pid`` (all its threads) used so far, from ``/proc/<pid>/stat``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-
-def machine_cpu_s() -> tuple[float, float]:
-    """Busy and total CPU seconds of the machine (all cores) since boot, from ``/proc/stat``."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / _CLOCK_TICKS, sum(values) / _CLOCK_TICKS
 
 
 def profile_receiver(pid: int, seconds: float, output: Path) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def describe_machine() -> dict[str, Any]:
     """CPU count and model, memory, Python, registry version, kernel and the UTC date."""
@@ -21,6 +23,19 @@ def describe_machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "registry": _registry_version(),
     }
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds ``pid`` (all its threads) used so far, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_cpu_s() -> tuple[float, float]:
+    """Busy and total CPU seconds of the machine (all cores) since boot, from ``/proc/stat``."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
 
 
 def load_average() -> list[float]:

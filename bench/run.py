@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the second HTTP run")
     parser.add_argument("--peer-rounds", type=int, default=20, help="rounds of the query set for each in-process peer")
-    parser.add_argument("--catalog-rounds", type=int, default=1, help="rounds of the query set for the catalog walk")
+    parser.add_argument("--catalog-rounds", type=int, default=SizePlan.catalog_rounds,
+                        help="rounds of one query per category for the catalog walk")
     parser.add_argument("--pushes", type=int, default=200, help="images pushed for push-to-searchable")
     parser.add_argument("--rate", type=float, default=20.0, help="pushes per second")
     parser.add_argument("--freshness-timeout", type=float, default=30.0, help="seconds to wait after the last push")

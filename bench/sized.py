@@ -35,7 +35,7 @@ from bench.peers import BenchQuery, CatalogWalk
 from bench.pipeline import wait_quiet
 from bench.query_latency import Query, QueryPlan, measure_queries, query_set
 from bench.registry_cache import forget_namespace, loaded_registry
-from bench.stack import BenchStack, running_stack
+from bench.stack import BenchStack, CpuReading, running_stack
 from tests.support.registry import RegistryProcess
 
 FRESH_NAMESPACE = "bench-fresh"
@@ -56,7 +56,7 @@ class SizePlan:
     warmup: int = 100
     clients: int = 4
     peer_rounds: int = 20
-    catalog_rounds: int = 1
+    catalog_rounds: int = 2
     pushes: int = 200
     rate: float = 20.0
     freshness_timeout_s: float = 30.0
@@ -81,6 +81,15 @@ def bench_queries(specs: list[ImageSpec], seed: int) -> list[BenchQuery]:
     return plain + filtered + [BenchQuery("arch only", "", arch=FILTER_ARCH)]
 
 
+def one_per_category(queries: list[BenchQuery]) -> list[BenchQuery]:
+    """The first query of each category: what the catalog walk is timed on, since its cost is the
+    walk's whatever the query."""
+    firsts: dict[str, BenchQuery] = {}
+    for query in queries:
+        firsts.setdefault(query.category, query)
+    return list(firsts.values())
+
+
 def measure_size(plan: SizePlan, specs: list[ImageSpec], cache: Path, workdir: Path) -> dict[str, Any]:
     """Every figure of one size; ``specs`` are the plan's images (``plan_images``), ``workdir`` empty."""
     directory, load = loaded_registry(cache, plan.load_plan(), specs)
@@ -88,8 +97,7 @@ def measure_size(plan: SizePlan, specs: list[ImageSpec], cache: Path, workdir: P
     queries = bench_queries(specs, plan.seed)
     try:
         _say(f"{plan.repositories}: sequential crawl for up to {plan.crawl_budget_s:g} s")
-        with RegistryProcess(directory) as registry:
-            crawl = sequential_crawl(registry.url, budget_s=plan.crawl_budget_s).as_dict()
+        crawl = _sequential_baseline(directory, plan)
         with running_stack(workdir, registry_dir=directory) as stack:
             figures = _with_service(stack, plan, specs, queries, workdir)
     finally:
@@ -112,7 +120,7 @@ def _with_service(
     catalog = CatalogWalk(stack.registry.url)
     try:
         peers = compare(workdir / "data", queries, plan.limit, plan.peer_rounds, catalog=catalog,
-                        catalog_rounds=plan.catalog_rounds)
+                        catalog_rounds=plan.catalog_rounds, catalog_queries=one_per_category(queries))
     finally:
         catalog.close()
     memory["after_queries"] = _memory(stack)
@@ -123,13 +131,38 @@ def _with_service(
             "freshness": freshness, "memory_mib": memory}
 
 
+def _sequential_baseline(directory: Path, plan: SizePlan) -> dict[str, Any]:
+    """The sequential crawl against the registry alone (no notifications), with the CPU it cost."""
+    with RegistryProcess(directory) as registry:
+        before, own_before = CpuReading.now(registry), time.process_time()
+        figures = sequential_crawl(registry.url, budget_s=plan.crawl_budget_s)
+        after, own_s = CpuReading.now(registry), time.process_time() - own_before
+    return {**figures.as_dict(), "cpu": cpu_account(before, after, own_s, figures.seconds, figures.tags, "crawler_s")}
+
+
 def _backfill(stack: BenchStack, plan: SizePlan) -> dict[str, Any]:
-    """Seconds from the service's start until every tag is searchable, and the rate."""
+    """Seconds from the service's start until every tag is searchable, the rate, and the CPU it cost."""
     tags, _ = stack.wait_indexed("tag", plan.tags, plan.backfill_timeout_s)
     seconds = time.monotonic() - stack.started_at
+    cpu = None
+    if stack.cpu_at_start is not None:
+        after = CpuReading.now(stack.registry)
+        cpu = cpu_account(stack.cpu_at_start, after, stack.service.cpu_s(), seconds, tags, "service_s")
     settled, quiet_s = wait_quiet(stack, timeout_s=plan.backfill_timeout_s)
     return {"tags": tags, "expected_tags": plan.tags, "complete": tags == plan.tags, "seconds": round(seconds, 2),
-            "tags_per_s": round(tags / seconds, 1), "settled": settled, "settled_after_s": round(quiet_s, 1)}
+            "tags_per_s": round(tags / seconds, 1), "cpu": cpu, "settled": settled, "settled_after_s": round(quiet_s, 1)}
+
+
+def cpu_account(before: CpuReading, after: CpuReading, other_s: float, seconds: float, tags: int, other: str) -> dict[str, Any]:
+    """Where a crawl's CPU went: the registry's, the ``other`` side's (crawler or service) and the
+    machine's busy seconds, the cores kept busy, and CPU milliseconds per tag of registry and other
+    together: with every core busy, cores / that is the most tags per second this machine allows."""
+    registry_s = after.registry_s - before.registry_s
+    busy_s = after.machine_busy_s - before.machine_busy_s
+    per_tag_ms = (registry_s + other_s) / tags * 1000 if tags else None
+    return {"registry_s": round(registry_s, 2), other: round(other_s, 2), "machine_busy_s": round(busy_s, 2),
+            "cores_busy": round(busy_s / seconds, 2) if seconds > 0 else None,
+            "cpu_ms_per_tag": None if per_tag_ms is None else round(per_tag_ms, 2)}
 
 
 def _query_plan(plan: SizePlan) -> QueryPlan:
@@ -153,7 +186,7 @@ def _memory(stack: BenchStack) -> dict[str, Any]:
 
 
 def _ratio(ours: float | None, theirs: float | None) -> float | None:
-    return round(ours / theirs, 1) if ours and theirs else None
+    return round(ours / theirs, 2) if ours and theirs else None
 
 
 def _say(message: str) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+from bench.machine import machine_cpu_s, process_cpu_s
+
 from tests.support.registry import Notifications, RegistryProcess
 from tests.support.service import ServiceProcess
 
@@ -40,6 +42,11 @@ class MeasuredService(ServiceProcess):
         """``rss`` and ``hwm`` in MiB of the process that answers searches (the one started, not its children)."""
         return {name: round(value, 1) for name, value in process_memory_mib(self._running_pid()).items()}
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the service and its child processes used so far."""
+        pid = self._running_pid()
+        return sum(process_cpu_s(p) for p in (pid, *_children(pid)))
+
     def _running_pid(self) -> int:
         if self._process is None or self._process.poll() is not None:
             raise RuntimeError("the service is not running")
@@ -61,6 +68,20 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@dataclass(frozen=True)
+class CpuReading:
+    """CPU seconds used so far by a registry process and by the whole machine (busy, all cores)."""
+
+    registry_s: float
+    machine_busy_s: float
+
+    @classmethod
+    def now(cls, registry: RegistryProcess) -> CpuReading:
+        if registry.pid is None:
+            raise RuntimeError("the registry is not running")
+        return cls(process_cpu_s(registry.pid), machine_cpu_s()[0])
+
+
 @dataclass
 class BenchStack:
     """The running registry and service, and a way to ask the service."""
@@ -69,6 +90,8 @@ class BenchStack:
     service: MeasuredService
     started_at: float = 0.0
     """``time.monotonic()`` just before the service was started."""
+    cpu_at_start: CpuReading | None = None
+    """CPU used so far by the registry and the machine just before the service was started."""
 
     def search(self, **params: Any) -> dict[str, Any]:
         """``GET /api/v1/search`` with ``params``; raises unless 200."""
@@ -113,10 +136,10 @@ def running_stack(
     service.registry_url = registry.url
     registry.start()
     try:
-        started_at = time.monotonic()
+        cpu, started_at = CpuReading.now(registry), time.monotonic()
         service.start()
         try:
-            yield BenchStack(registry, service, started_at)
+            yield BenchStack(registry, service, started_at, cpu)
         finally:
             service.stop()
     finally:

@@ -207,6 +207,22 @@ def _sequential_text(sequential: Mapping[str, Any]) -> str:
     )
 
 
+def backfill_cpu_line(size: Size) -> str:
+    """CPU per tag (registry plus indexer or crawler) and cores kept busy, backfill beside the crawl:
+    on a machine whose cores are all busy this, not concurrency, bounds the backfill rate."""
+    ours = section(size.figures, "backfill", "cpu")
+    theirs = section(size.figures, "backfill", "sequential", "cpu")
+    if not ours and not theirs:
+        return f"- **Backfill CPU**: {NA}"
+    return (
+        f"- **Backfill CPU**: {number(figure(ours, 'cpu_ms_per_tag'))} ms per tag (registry "
+        f"{number(figure(ours, 'registry_s'))} s, service {number(figure(ours, 'service_s'))} s), "
+        f"{number(figure(ours, 'cores_busy'))} cores busy; sequential crawl "
+        f"{number(figure(theirs, 'cpu_ms_per_tag'))} ms per tag (registry {number(figure(theirs, 'registry_s'))} s, "
+        f"crawler {number(figure(theirs, 'crawler_s'))} s), {number(figure(theirs, 'cores_busy'))} cores busy"
+    )
+
+
 def backfill_line(size: Size) -> str:
     """The reconciler backfill beside the sequential crawl, with the speedup and whether the crawl finished."""
     backfill = section(size.figures, "backfill")
@@ -255,7 +271,7 @@ def size_heading(size: Size) -> str:
 def size_section(size: Size) -> str:
     """The heading, the query table, the load/backfill/freshness/memory lines and the category table."""
     lines = [size_heading(size), "", *query_table(size), ""]
-    lines += [load_line(size), backfill_line(size), freshness_line(size), memory_line(size)]
+    lines += [load_line(size), backfill_line(size), backfill_cpu_line(size), freshness_line(size), memory_line(size)]
     categories = category_table(size)
     return "\n".join(lines + ([""] + categories if categories else []))
 

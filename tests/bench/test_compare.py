@@ -96,3 +96,11 @@ def test_a_catalog_walk_refusing_every_query_reports_nothing_measured(data_dir: 
     assert figures["latency_ms"] == {"count": 0} and figures["requests_per_s"] is None
     assert figures["unsupported"] == {"filtered": 3} and figures["vs_registry_search"] is None
     assert set(figures["totals"].values()) == {None}
+
+
+def test_the_catalog_walk_may_be_timed_on_fewer_queries_than_the_others(data_dir: Path) -> None:
+    walk = CatalogWalk("http://127.0.0.1:9")  # nothing listens: only refused queries reach it
+    result = compare(data_dir, QUERIES, 10, 2, catalog=walk, catalog_rounds=1, catalog_queries=QUERIES[2:3])
+    walk.close()
+    assert result["peers"]["catalog walk"]["unsupported"] == {"filtered": 1}
+    assert result["peers"]["registry-search"]["latency_ms"]["count"] == 2 * len(QUERIES)

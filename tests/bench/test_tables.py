@@ -205,3 +205,17 @@ def test_report_starts_with_the_machine_line() -> None:
     assert text.startswith("Measured 2026-11-28T18:00:00Z on 2 × AMD EPYC")
     assert "### 1,000 repositories (5,000 tags)" in text
     assert text.rstrip().endswith("the HTTP rows include it.")
+
+
+def test_the_backfill_cpu_line_sets_the_two_crawls_side_by_side() -> None:
+    results = one_size()
+    size_figures = next(iter(results["sizes"].values()))
+    size_figures["backfill"]["cpu"] = {"registry_s": 4.0, "service_s": 8.0, "machine_busy_s": 20.0,
+                                       "cores_busy": 1.9, "cpu_ms_per_tag": 12.0}
+    size_figures["backfill"]["sequential"]["cpu"] = {"registry_s": 3.0, "crawler_s": 2.0, "machine_busy_s": 6.0,
+                                                     "cores_busy": 0.95, "cpu_ms_per_tag": 5.0}
+    assert (
+        "- **Backfill CPU**: 12.0 ms per tag (registry 4.00 s, service 8.00 s), 1.90 cores busy; "
+        "sequential crawl 5.00 ms per tag (registry 3.00 s, crawler 2.00 s), 0.950 cores busy"
+    ) in size_tables(results)
+    assert "- **Backfill CPU**: n/a" in size_tables(one_size())

@@ -61,7 +61,9 @@ def test_the_backfill_indexed_every_tag_and_the_sequential_crawl_ran(smoke_run: 
     assert backfill["complete"] is True and backfill["tags"] == SIZE and backfill["tags_per_s"] > 0
     crawl = backfill["sequential"]
     assert crawl["complete"] is True and crawl["tags"] == SIZE and crawl["tags_per_s"] > 0
-    assert backfill["speedup"] == pytest.approx(backfill["tags_per_s"] / crawl["projected_tags_per_s"], rel=0.05)
+    for side, other in ((backfill["cpu"], "service_s"), (crawl["cpu"], "crawler_s")):
+        assert side["registry_s"] > 0 and side[other] > 0 and side["cpu_ms_per_tag"] > 0 and side["cores_busy"] > 0
+    assert backfill["speedup"] == pytest.approx(backfill["tags_per_s"] / crawl["projected_tags_per_s"], rel=0.05, abs=0.01)
 
 
 def test_every_peer_answered_the_same_queries(smoke_run: tuple[dict[str, Any], str, Path]) -> None:
@@ -72,8 +74,9 @@ def test_every_peer_answered_the_same_queries(smoke_run: tuple[dict[str, Any], s
     plain = sum(1 for q in texts if q["arch"] is None)
     assert peers["registry-search"]["latency_ms"]["count"] == ROUNDS * len(texts)
     assert peers["sql like"]["latency_ms"]["count"] == ROUNDS * len(texts)
-    assert peers["catalog walk"]["latency_ms"]["count"] >= 1
-    assert 0 < peers["catalog walk"]["latency_ms"]["count"] <= plain
+    # the walk costs the same whatever the query: it is timed on one query per category
+    categories = {q["category"] for q in texts if q["arch"] is None}
+    assert peers["catalog walk"]["latency_ms"]["count"] == 2 * len(categories) < 2 * plain
     for name in ("registry-search", "sql like", "sql fts5"):
         figures = peers[name]
         assert 0 < figures["latency_ms"]["median"] <= figures["latency_ms"]["p99"] and figures["requests_per_s"] > 0
