@@ -24,7 +24,10 @@ selects by the filters alone, as an empty one does.
 
 Ranking: a query equal to a whole repository name or to its last path
 segment ranks that repository first; then BM25, with name matches boosted.
-An empty query lists the newest pushes first.
+An empty query lists the newest pushes first. The total counts every match.
+Matches are scored a posting block at a time (:mod:`indexer.ranking`), with
+exactly the scores and order Whoosh's own collector gives, for a fraction of
+its per-document cost (``bench/query_profile.txt``).
 
 Commits never merge large segments: see :mod:`indexer.merging`.
 """
@@ -48,6 +51,7 @@ from whoosh.query import And, AndMaybe, Or, Prefix, Query, Term
 
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
+from indexer.ranking import ranked_matches
 from indexer.schema import (
     META_ID,
     SEARCHABLE_FIELDS,
@@ -79,6 +83,8 @@ REFRESH_SECONDS = 0.05
 _SCHEMAS = {kind: build_schema(kind) for kind in KINDS}
 _FILTER_FIELDS = ("arch", "os")
 _CACHED_VALUES = 64
+# Decoded documents kept per searcher: decoding is most of a small query's time.
+_CACHED_DOCUMENTS = 2048
 
 
 class IndexLocked(RuntimeError):
@@ -117,6 +123,21 @@ class _ThreadSearcher:
     generation: int
     checked_at: float
     computed: dict[tuple[str | None, ...], Any] = field(default_factory=dict)
+    documents: dict[int, Document] = field(default_factory=dict)
+
+    def document(self, docnum: int) -> Document:
+        """The document stored as ``docnum``, decoded once per searcher.
+
+        Searchers never change, so neither do their documents; the cache
+        starts over past ``_CACHED_DOCUMENTS`` of them. Callers share the
+        returned objects and must not change their ``labels``.
+        """
+        found = self.documents.get(docnum)
+        if found is None:
+            if len(self.documents) >= _CACHED_DOCUMENTS:
+                self.documents.clear()
+            found = self.documents[docnum] = document_from_json(self.searcher.stored_fields(docnum)["document"])
+        return found
 
     def cached(self, key: tuple[str | None, ...], compute: Callable[[], Any]) -> Any:
         """``compute()``'s value for ``key`` on this searcher, computed once.
@@ -222,15 +243,13 @@ class SearchIndex:
         text = text_query(request.q)
         entry = self._entry(request.kind)
         if text is None:
-            return _page(entry.searcher, _newest_first_docs(entry, request), request)
+            return _page(entry, _newest_first_docs(entry, request), request)
         allowed = _filter_set(entry, request)
         if allowed is not None and not allowed:  # whoosh reads an empty filter as no filter
             return SearchPage(0, ())
-        # optimize=False: count every match while ranking, instead of a second pass for the total.
-        results = entry.searcher.search(
-            _ranked(text, request.q), filter=allowed, limit=request.offset + request.limit, optimize=False
-        )
-        return _page(entry.searcher, [hit.docnum for hit in results], request, len(results))
+        total, best = ranked_matches(entry.searcher, _ranked(text, request.q), allowed,
+                                     request.offset + request.limit, entry.cached)
+        return _page(entry, best, request, total)
 
     def repository(
         self, name: str, registry: str | None = None
@@ -294,9 +313,11 @@ class SearchIndex:
             return entry
         renewed = self._renewed(kind, entry)
         with self._lock:
-            self._searchers[key] = renewed = _ThreadSearcher(
-                renewed.searcher, generation, now, renewed.computed if renewed is entry else {}
-            )
+            if renewed is entry:
+                renewed = _ThreadSearcher(entry.searcher, generation, now, entry.computed, entry.documents)
+            else:
+                renewed = _ThreadSearcher(renewed.searcher, generation, now)
+            self._searchers[key] = renewed
         return renewed
 
     def _renewed(self, kind: Kind, entry: _ThreadSearcher | None) -> _ThreadSearcher:
@@ -387,10 +408,10 @@ def _deleted(reader: Any) -> set[int]:
     return {offset + docnum for leaf, offset in reader.leaf_readers() for docnum in leaf.segment().deleted_docs()}
 
 
-def _page(searcher: Any, docnums: list[int], request: SearchRequest, total: int | None = None) -> SearchPage:
+def _page(entry: _ThreadSearcher, docnums: list[int], request: SearchRequest, total: int | None = None) -> SearchPage:
     """The page ``request`` asks for of ``docnums`` (all matches, or the first ones of ``total``)."""
     page = docnums[request.offset : request.offset + request.limit]
-    documents = tuple(document_from_json(searcher.stored_fields(docnum)["document"]) for docnum in page)
+    documents = tuple(entry.document(docnum) for docnum in page)
     return SearchPage(len(docnums) if total is None else total, documents)
 
 

@@ -1,0 +1,132 @@
+"""Ranked search pages equal Whoosh's own full scoring: every match counted, the best N in its order."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from whoosh import index as whoosh_index
+from whoosh.query import Term
+
+import indexer.index
+from indexer.documents import Document, Platform, RepositoryDocument
+from indexer.index import SearchIndex, SearchRequest
+
+REGISTRY = "registry.example:5000"
+WORDS = ("library", "client", "server", "python", "tools", "data", "image", "parser", "common", "files")
+NAMESPACES = ("", "library/", "team-net/", "team-python/")
+PLATFORMS = (Platform("linux", "amd64"), Platform("linux", "arm64"))
+COMMON = "library"
+
+
+def corpus(count: int, seed: int) -> list[RepositoryDocument]:
+    """``count`` repositories whose names and descriptions share a small vocabulary, so words are common."""
+    rng = random.Random(seed)
+    documents = []
+    for number in range(count):
+        words = rng.choices(WORDS, k=rng.randint(1, 3))
+        name = rng.choice(NAMESPACES) + "-".join(words) + f"-{number}"
+        description = " ".join(rng.choices(WORDS, k=rng.randint(2, 12)))
+        documents.append(
+            RepositoryDocument(
+                registry=REGISTRY, name=name, description=description, tags=("latest",),
+                platforms=(rng.choice(PLATFORMS),), labels={"org.opencontainers.image.description": description},
+            )
+        )
+    return documents
+
+
+def whoosh_ranking(index_dir: Path, q: str, arch: str | None = None) -> tuple[int, list[str]]:
+    """Whoosh's answer, scoring every match (no limit): the total, and all names best first."""
+    text = indexer.index.text_query(q)
+    assert text is not None
+    ix = whoosh_index.open_dir(str(index_dir / "repositories"))
+    try:
+        with ix.searcher() as searcher:
+            allowed = None if arch is None else {hit.docnum for hit in searcher.search(Term("arch", arch), limit=None)}
+            hits = searcher.search(indexer.index._ranked(text, q), limit=None, filter=allowed)
+            return len(hits), [json.loads(hit["document"])["name"] for hit in hits]
+    finally:
+        ix.close()
+
+
+def page(index: SearchIndex, q: str, limit: int = 25, offset: int = 0, arch: str | None = None) -> tuple[int, list[str]]:
+    found = index.search(SearchRequest(q=q, limit=limit, offset=offset, arch=arch))
+    return found.total, [doc.name for doc in found.documents if isinstance(doc, RepositoryDocument)]
+
+
+@pytest.fixture(scope="module")
+def segmented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SearchIndex, Path]]:
+    """400 repositories written in several batches, some replaced and some deleted: several segments with deletions."""
+    path = tmp_path_factory.mktemp("ranking") / "index"
+    index = SearchIndex.open(path)
+    documents = corpus(400, seed=7)
+    for start in range(0, len(documents), 100):
+        index.apply([(doc.doc_id, doc) for doc in documents[start : start + 100]], {0: start + 100})
+    replaced = corpus(30, seed=8)
+    changes: list[tuple[str, Document | None]] = [(old.doc_id, None) for old in documents[::17]]
+    changes += [(doc.doc_id, doc) for doc in replaced]
+    index.apply(changes, {0: 500})
+    yield index, path
+    index.close()
+
+
+def test_common_word_counts_every_match_and_ranks_like_full_scoring(segmented: tuple[SearchIndex, Path]) -> None:
+    index, path = segmented
+    total, names = whoosh_ranking(path, COMMON)
+
+    assert total > 100  # hundreds of matches: the path this pins
+    assert page(index, COMMON) == (total, names[:25])
+    assert page(index, COMMON, limit=10, offset=25) == (total, names[25:35])
+
+
+def test_name_matches_outranking_text_matches_do_not_shrink_the_total(tmp_path: Path) -> None:
+    # Whoosh's top-N collector prunes, from its count too, the text-only matches that cannot
+    # reach the page once name matches spread over the index fill it; the total counts them.
+    index = SearchIndex.open(tmp_path / "index")
+    documents = []
+    for n in range(300):
+        documents.append(RepositoryDocument(registry=REGISTRY, name=f"tool{n}", description="a library"))
+        if n % 6 == 0:  # name matches spread over the index, as namespaces are
+            documents.append(RepositoryDocument(registry=REGISTRY, name=f"library/app{n}"))
+    index.apply([(doc.doc_id, doc) for doc in documents], {0: 1})
+
+    total, names = page(index, "library")
+
+    assert total == len(documents) == 350
+    assert len(names) == 25 and all(name.startswith("library/") for name in names)
+    index.close()
+
+
+@pytest.mark.parametrize("q", ["library", "library client", "server*", "pars*", "python-tools", "library/data", "files data"])
+def test_pages_equal_full_scoring(segmented: tuple[SearchIndex, Path], q: str) -> None:
+    index, path = segmented
+    total, names = whoosh_ranking(path, q)
+
+    assert page(index, q) == (total, names[:25])
+
+
+def test_filtered_pages_equal_full_scoring(segmented: tuple[SearchIndex, Path]) -> None:
+    index, path = segmented
+    total, names = whoosh_ranking(path, COMMON, arch="arm64")
+
+    assert 0 < total
+    assert page(index, COMMON, arch="arm64") == (total, names[:25])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(WORDS + ("lib*", "se*", "zzz", "team", "net")), min_size=1, max_size=3),
+    limit=st.integers(1, 30),
+)
+def test_any_query_equals_full_scoring(segmented: tuple[SearchIndex, Path], words: list[str], limit: int) -> None:
+    index, path = segmented
+    q = " ".join(words)
+    total, names = whoosh_ranking(path, q)
+
+    assert page(index, q, limit=limit) == (total, names[:limit])
