@@ -47,11 +47,11 @@ from typing import Any, Literal
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.idsets import BitSet
-from whoosh.query import And, AndMaybe, Or, Prefix, Query, Term
+from whoosh.query import And, AndMaybe, Or, Query, Term
 
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
-from indexer.ranking import ranked_matches
+from indexer.ranking import SegmentPrefix, ranked_matches
 from indexer.schema import (
     META_ID,
     SEARCHABLE_FIELDS,
@@ -353,7 +353,7 @@ def _field_query(name: str, text: str, prefix: bool) -> Query | None:
     words = list(_SCHEMAS["repository"][name].process_text(text, mode="query"))
     if not words:
         return None
-    last = Prefix(name, words[-1]) if prefix else Term(name, words[-1])
+    last = SegmentPrefix(name, words[-1]) if prefix else Term(name, words[-1])
     return And([Term(name, word) for word in words[:-1]] + [last])
 
 

@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
-from whoosh.query import Term
+from whoosh.query import Prefix, Query, Term
 
 import indexer.index
 from indexer.documents import Document, Platform, RepositoryDocument
 from indexer.index import SearchIndex, SearchRequest
+from indexer.ranking import SegmentPrefix
 
 REGISTRY = "registry.example:5000"
 WORDS = ("library", "client", "server", "python", "tools", "data", "image", "parser", "common", "files")
@@ -130,3 +131,34 @@ def test_any_query_equals_full_scoring(segmented: tuple[SearchIndex, Path], word
     total, names = whoosh_ranking(path, q)
 
     assert page(index, q, limit=limit) == (total, names[:limit])
+
+
+def prefix_scores(index_dir: Path, query: Query) -> dict[str, float]:
+    """Whoosh's full search for ``query``: each matching repository's name and score."""
+    ix = whoosh_index.open_dir(str(index_dir / "repositories"))
+    try:
+        with ix.searcher() as searcher:
+            return {json.loads(hit["document"])["name"]: hit.score for hit in searcher.search(query, limit=None)}
+    finally:
+        ix.close()
+
+
+@pytest.mark.parametrize("field", ["name", "text"])
+@pytest.mark.parametrize("text", ["l", "li", "lib", "libr", "se", "pars", "p", "fi", "zz", "team", "d"])
+def test_segment_prefix_matches_and_scores_as_whoosh_prefix(
+    segmented: tuple[SearchIndex, Path], field: str, text: str
+) -> None:
+    _, path = segmented
+    assert prefix_scores(path, SegmentPrefix(field, text)) == prefix_scores(path, Prefix(field, text))
+
+
+@pytest.mark.parametrize("text", ["l", "lib", "se", "zz"])
+def test_segment_prefix_estimates_its_size_as_whoosh_prefix(segmented: tuple[SearchIndex, Path], text: str) -> None:
+    _, path = segmented
+    ix = whoosh_index.open_dir(str(path / "repositories"))
+    try:
+        with ix.reader() as reader:
+            for leaf, _ in reader.leaf_readers():
+                assert SegmentPrefix("text", text).estimate_size(leaf) == Prefix("text", text).estimate_size(leaf)
+    finally:
+        ix.close()
