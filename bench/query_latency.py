@@ -1,13 +1,11 @@
-"""``/v1/search`` latency with a loaded index, against the catalog walk users have today.
+"""The query set's categories, ``/v1/search`` timing, and the simpler load of the Kafka benchmark.
 
-The registry is loaded with ``tags`` tags (``tags_per_repo`` per repository,
-names and descriptions from Debian packages) through its API; its
-notifications alone feed the service, and the time until everything is
-searchable is a figure of its own. Then a fixed query set is sent to
-``/v1/search`` sequentially and from several clients at once. The simple
-alternative, run in the same process against the same registry, walks
-``/v2/_catalog`` in pages of 1,000 and keeps names containing the query
-(what podman does against a registry without ``/v1/search``).
+``query_set`` draws a fixed set of queries from the loaded packages' own
+words; ``measure_queries`` sends them to ``/v1/search`` sequentially and
+from several clients at once. ``load_registry`` pushes ``bench.images``
+repositories and waits until the service finds every tag (the Kafka
+benchmark's preload; ``bench.run`` uses ``bench.load`` and a kept registry).
+The alternatives are in ``bench.peers``, timed by ``bench.compare``.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import requests
 
 from bench.corpus import Package, description_words
 from bench.images import RegistryPusher, RepositorySpec
-from bench.peers import CatalogWalk
 from bench.pipeline import PipelineSampler, accepted_events, wait_quiet, webhook_counters
 from bench.stack import BenchStack
 from bench.stats import summary
@@ -154,28 +151,6 @@ def measure_queries(stack: BenchStack, queries: list[Query], plan: QueryPlan) ->
         "target_p99_ms": plan.target_p99_ms,
         "met": p99 <= plan.target_p99_ms,
         "met_with_clients": p99_clients <= plan.target_p99_ms,
-    }
-
-
-def measure_catalog_walk(stack: BenchStack, queries: list[Query], plan: QueryPlan) -> dict[str, Any]:
-    """The same queries through :class:`bench.peers.CatalogWalk` (a full ``/v2/_catalog`` walk, every
-    query word a substring of the name), ``plan.baseline_queries`` times."""
-    walk = CatalogWalk(stack.registry.url)
-    order = [queries[i % len(queries)] for i in range(plan.baseline_queries)]
-    latencies, matches = [], {}
-    try:
-        for query in order:
-            began = time.perf_counter()
-            answer = walk.search(query.text, plan.page_size)
-            latencies.append(time.perf_counter() - began)
-            matches[query.text] = answer.total
-    finally:
-        walk.close()
-    return {
-        "method": f"walk /v2/_catalog?n={walk.page}, every query word a substring of the name",
-        "pages_per_query": walk.pages_walked,
-        "latency_ms": summary(latencies, 1000),
-        "matches": matches,
     }
 
 
