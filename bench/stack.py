@@ -32,7 +32,7 @@ class MeasuredService(ServiceProcess):
         """``rss`` (resident now) and ``hwm`` (peak resident) in MiB, from ``/proc/<pid>/status``,
         of the service and its child processes (the follower) together; ``processes`` counted."""
         pids = [self._running_pid(), *_children(self._running_pid())]
-        totals = {"rss": 0.0, "hwm": 0.0}
+        totals = {"rss": 0.0, "hwm": 0.0, "anon": 0.0, "file": 0.0}
         for pid in pids:
             for name, value in process_memory_mib(pid).items():
                 totals[name] += value
@@ -54,10 +54,13 @@ class MeasuredService(ServiceProcess):
 
 
 def process_memory_mib(pid: int) -> dict[str, float]:
-    """``rss`` (resident now) and ``hwm`` (peak resident) of one process in MiB, from ``/proc/<pid>/status``."""
+    """Resident memory of one process in MiB, from ``/proc/<pid>/status``: ``rss`` now, ``hwm`` its
+    peak, and of ``rss`` the ``anon`` part (the heap) and the ``file`` part (mapped file pages, such
+    as index files read through mmap, which the kernel can drop and read again)."""
     status = Path(f"/proc/{pid}/status").read_text()
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return {name: int(fields[key].split()[0]) / 1024 for name, key in (("rss", "VmRSS"), ("hwm", "VmHWM"))}
+    keys = (("rss", "VmRSS"), ("hwm", "VmHWM"), ("anon", "RssAnon"), ("file", "RssFile"))
+    return {name: int(fields[key].split()[0]) / 1024 for name, key in keys}
 
 
 def _children(pid: int) -> list[int]:

@@ -256,9 +256,12 @@ def memory_line(size: Size) -> str:
     ours, every = section(memory, "search_process"), section(memory, "all_processes")
     processes = figure(every, "processes")
     across = f" across {count(processes)} processes" if processes is not None else ""
+    parts = ""
+    if figure(ours, "anon") is not None:
+        parts = f", heap {number(figure(ours, 'anon'))}, mapped files {number(figure(ours, 'file'))}"
     return (
         f"- **Memory**: search process {number(figure(ours, 'rss'))} MiB RSS "
-        f"(peak {number(figure(ours, 'hwm'))}); all processes {number(figure(every, 'rss'))} MiB "
+        f"(peak {number(figure(ours, 'hwm'))}{parts}); all processes {number(figure(every, 'rss'))} MiB "
         f"(peak {number(figure(every, 'hwm'))}){across}"
     )
 

@@ -219,3 +219,10 @@ def test_the_backfill_cpu_line_sets_the_two_crawls_side_by_side() -> None:
         "sequential crawl 5.00 ms per tag (registry 3.00 s, crawler 2.00 s), 0.950 cores busy"
     ) in size_tables(results)
     assert "- **Backfill CPU**: n/a" in size_tables(one_size())
+
+
+def test_the_memory_line_splits_the_heap_from_mapped_files_when_measured() -> None:
+    results = one_size()
+    size_figures = next(iter(results["sizes"].values()))
+    size_figures["memory_mib"]["at_end"]["search_process"].update(anon=120.0, file=30.0)
+    assert "search process 150 MiB RSS (peak 180, heap 120, mapped files 30.0)" in size_tables(results)
