@@ -15,14 +15,15 @@ What it leaves out makes it a lower bound on the sequential crawl's time,
 so the ratio Registry Search is credited with is conservative: the
 documents are built and dropped, no index or log is written.
 
-A time budget stops the crawl after the repository in progress once the
-budget is spent; ``complete`` then says the catalog was not finished. At
-100,000 repositories the full sequential crawl would take far too long, so
-what is compared is projected from the first part: the catalog walk (every
-page, always done first, as in the reconciler) once, plus the per-repository
-time measured so far for every listed repository. Dividing the tags by the
-whole elapsed time instead would charge the full walk to a few repositories
-and flatter the backfill.
+The catalog walk (every page) always comes first and counts in the time,
+as in the reconciler. A time budget, counted from the end of that walk
+(which alone takes minutes at 100,000 repositories), stops the crawl after
+the repository in progress once it is spent; ``complete`` then says the
+catalog was not finished, and what is compared is projected from the first
+part: the catalog walk once, plus the per-repository time measured so far
+for every listed repository. Dividing the tags by the whole elapsed time
+instead would charge the full walk to a few repositories and flatter the
+backfill.
 
 Errors from the registry propagate: a baseline that skipped failures would
 look fast. The one exception is the indexer's own rule that a repository
@@ -186,19 +187,20 @@ def crawl(
 ) -> CrawlCounts:
     """Walk the whole catalog, then build every tag document of every repository in catalog order.
 
-    Once ``budget_s`` seconds of ``clock`` have passed (the catalog walk
-    included), stops after the repository in progress; at least one
-    repository is crawled whenever the catalog lists any.
+    Once ``budget_s`` seconds of ``clock`` have passed after the catalog
+    walk, stops after the repository in progress; at least one repository
+    is crawled whenever the catalog lists any.
     """
     started = clock()
     names = list(source.catalog(page_size))
-    catalog_seconds = clock() - started
+    walked = clock()
     crawled, tags = 0, 0
     for repository in names:
         tags += len(crawl_repository(source, registry, repository))
         crawled += 1
-        if budget_s is not None and clock() - started >= budget_s:
+        if budget_s is not None and clock() - walked >= budget_s:
             break
+    catalog_seconds = walked - started
     return CrawlCounts(listed=len(names), repositories=crawled, tags=tags, catalog_seconds=catalog_seconds)
 
 

@@ -35,6 +35,8 @@ CATALOG_WALK_TARGET_FROM = 10_000  # the 10x-over-the-catalog-walk target holds 
 MEMORY_TARGET_MIB = 300.0
 MEMORY_TARGET_TAGS = 100_000
 SPEEDUP_TARGET = 10.0
+LARGE_CATALOG_FROM = 10_001  # a catalog walk takes seconds at 10,000 repositories, minutes at 100,000
+LARGE_CATALOG_WALKS = 2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peer-rounds", type=int, default=20, help="rounds of the query set for each in-process peer")
     parser.add_argument("--catalog-rounds", type=int, default=SizePlan.catalog_rounds,
                         help="rounds of one query per category for the catalog walk")
+    parser.add_argument("--catalog-walks", type=int, default=SizePlan.catalog_walks,
+                        help=f"timed catalog walks per size at most; {LARGE_CATALOG_WALKS} above "
+                             f"{LARGE_CATALOG_FROM - 1:,} repositories, where one takes minutes")
     parser.add_argument("--pushes", type=int, default=200, help="images pushed for push-to-searchable")
     parser.add_argument("--rate", type=float, default=20.0, help="pushes per second")
     parser.add_argument("--freshness-timeout", type=float, default=30.0, help="seconds to wait after the last push")
@@ -66,7 +71,9 @@ def size_plan(args: argparse.Namespace, repositories: int) -> SizePlan:
     return SizePlan(
         repositories=repositories, tags_per_repo=args.tags_per_repo, seed=args.seed, load_threads=args.load_threads,
         backfill_timeout_s=args.backfill_timeout, crawl_budget_s=args.crawl_budget, http_queries=args.queries,
-        warmup=args.warmup, clients=args.clients, peer_rounds=args.peer_rounds, catalog_rounds=args.catalog_rounds,
+        warmup=args.warmup, clients=args.clients, peer_rounds=args.peer_rounds,
+        catalog_rounds=1 if repositories >= LARGE_CATALOG_FROM else args.catalog_rounds,
+        catalog_walks=min(args.catalog_walks, LARGE_CATALOG_WALKS) if repositories >= LARGE_CATALOG_FROM else args.catalog_walks,
         pushes=args.pushes, rate=args.rate, freshness_timeout_s=args.freshness_timeout,
     )
 

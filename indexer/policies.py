@@ -48,7 +48,10 @@ class ReconcilePolicy:
     """How often the reconciler walks the catalog; it also runs at start on an empty index."""
 
     interval_s: float = 600.0
-    catalog_page_size: int = 100
+    # The most distribution allows. Its filesystem storage walks the repository
+    # tree from the start for every page, so a walk costs pages x repositories:
+    # at 10,000 repositories 60 s in pages of 100, 6 s in pages of 1,000.
+    catalog_page_size: int = 1000
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0:

@@ -73,8 +73,9 @@ def test_an_index_fetches_its_children_and_every_config() -> None:
 
 def test_the_budget_stops_after_the_repository_in_progress() -> None:
     registry = loaded(5)
-    # the clock reads 0 before the catalog walk, 1 after it and 2, 3, ... after each repository
-    counts = crawl(registry, REGISTRY, budget_s=3, clock=ticking_clock())
+    # the clock reads 0 before the catalog walk, 1 after it and 2, 3, ... after each repository;
+    # the budget counts from the end of the walk
+    counts = crawl(registry, REGISTRY, budget_s=2, clock=ticking_clock())
     assert (counts.listed, counts.repositories, counts.tags, counts.complete) == (5, 2, 4, False)
     assert counts.catalog_seconds == 1
 
@@ -85,7 +86,7 @@ def test_a_spent_budget_still_crawls_one_repository() -> None:
 
 
 def test_a_budget_spent_on_the_last_repository_is_complete() -> None:
-    counts = crawl(loaded(2), REGISTRY, budget_s=3, clock=ticking_clock())
+    counts = crawl(loaded(2), REGISTRY, budget_s=2, clock=ticking_clock())
     assert (counts.repositories, counts.complete) == (2, True)
 
 
@@ -133,5 +134,5 @@ def test_a_time_boxed_crawl_is_projected_with_one_catalog_walk_for_every_listed_
 
 def test_the_command_line_defaults_to_the_whole_catalog_in_reconciler_pages() -> None:
     args = parse_args(["--registry", "http://127.0.0.1:5000"])
-    assert (args.registry, args.budget_s, args.page_size) == ("http://127.0.0.1:5000", None, 100)
+    assert (args.registry, args.budget_s, args.page_size) == ("http://127.0.0.1:5000", None, 1000)
     assert parse_args(["--registry", "http://r", "--budget-s", "60"]).budget_s == 60.0
