@@ -467,3 +467,20 @@ def test_compact_leaves_a_large_segment_alone_for_a_few_new_documents(index: Sea
     assert sizes[-1] >= 200
     assert len(sizes) == 2
     assert index.search(SearchRequest(limit=100)).total == 202
+
+
+def test_threads_share_one_searcher_per_kind(index: SearchIndex) -> None:
+    # One searcher per thread multiplied the search process's memory by its HTTP threads.
+    index.apply(upserts(repo("app"), tag("app", "1.0")), {0: 1})
+    answers: list[int] = []
+
+    def search() -> None:
+        answers.append(index.search(SearchRequest(q="app")).total + index.search(SearchRequest(q="", kind="tag")).total)
+
+    threads = [threading.Thread(target=search) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [2] * 6
+    assert set(index._searchers) == {"repository", "tag"}
