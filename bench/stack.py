@@ -31,7 +31,8 @@ class MeasuredService(ServiceProcess):
     def memory_mib(self) -> dict[str, float]:
         """``rss`` (resident now) and ``hwm`` (peak resident) in MiB, from ``/proc/<pid>/status``,
         of the service and its child processes (the follower) together; ``processes`` counted."""
-        pids = [self._running_pid(), *_children(self._running_pid())]
+        pid = self._running_pid()
+        pids = [pid, *_children(pid)]
         totals = {"rss": 0.0, "hwm": 0.0, "anon": 0.0, "file": 0.0}
         for pid in pids:
             for name, value in process_memory_mib(pid).items():

@@ -327,10 +327,9 @@ class SearchIndex:
     def _entry(self, kind: Kind) -> _SharedSearcher:
         """The searcher of ``kind``, renewed after a local commit or, for another process's
         commits, at most ``REFRESH_SECONDS`` late; call it holding ``kind``'s lock (``_using``)."""
-        key = kind
         now = time.monotonic()
         generation = self._generation
-        entry = self._searchers.get(key)
+        entry = self._searchers.get(kind)
         if entry is not None and entry.generation == generation and now - entry.checked_at < REFRESH_SECONDS:
             return entry
         renewed = self._renewed(kind, entry)
@@ -339,7 +338,7 @@ class SearchIndex:
                 renewed = _SharedSearcher(entry.searcher, generation, now, entry.computed, entry.documents)
             else:
                 renewed = _SharedSearcher(renewed.searcher, generation, now)
-            self._searchers[key] = renewed
+            self._searchers[kind] = renewed
         return renewed
 
     def _renewed(self, kind: Kind, entry: _SharedSearcher | None) -> _SharedSearcher:
