@@ -35,7 +35,7 @@ from whoosh.util.numeric import byte_to_length
 _PRELOAD_MAX_DOCS = 5000
 _TOO_MANY_CLAUSES = 1024
 
-Cache = Callable[[tuple[str | None, ...], Callable[[], Any]], Any]
+Cache = Callable[[tuple[str, ...], Callable[[], Any]], Any]
 """``cache(key, compute)``: ``compute()``'s value for ``key``, computed once per searcher."""
 
 

@@ -484,3 +484,57 @@ def test_threads_share_one_searcher_per_kind(index: SearchIndex) -> None:
         thread.join()
     assert answers == [2] * 6
     assert set(index._searchers) == {"repository", "tag"}
+
+
+class _Segment:
+    """What :func:`indexer.merging.compaction` reads of a Whoosh segment."""
+
+    def __init__(self, documents: int, deleted: int = 0) -> None:
+        self.documents, self.deleted = documents, deleted
+
+    def doc_count_all(self) -> int:
+        return self.documents
+
+    def deleted_count(self) -> int:
+        return self.deleted
+
+
+def test_compaction_merges_similar_segments_past_a_tiny_one() -> None:
+    # Seen after a 1,000-repository benchmark: the 9-document segment was
+    # allowed no partner, so none of the seven merged.
+    segments = [_Segment(n) for n in (500, 501, 58, 40, 38, 61, 9)]
+    assert sorted(s.documents for s in indexer.merging.compaction(segments)) == [38, 40, 58, 61, 500, 501]
+
+
+def test_compaction_rewrites_no_large_segment_for_a_few_documents() -> None:
+    assert indexer.merging.compaction([_Segment(4000), _Segment(3)]) == []
+    small = [_Segment(20), _Segment(20)]
+    assert indexer.merging.compaction([_Segment(4000), *small]) == small
+
+
+def test_compaction_purges_deleted_documents_when_nothing_merges() -> None:
+    wasteful = _Segment(1000, deleted=400)
+    assert indexer.merging.compaction([wasteful]) == [wasteful]
+    assert indexer.merging.compaction([_Segment(1000, deleted=10)]) == []
+
+
+def test_filters_stay_cached_however_many_segments_are_searched(index: SearchIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Segment field lengths once shared the filters' bounded cache: 29 segments
+    # at 100,000 repositories cleared it at every query.
+    monkeypatch.setattr(indexer.merging, "MAX_MERGE_DOCS", 1)  # every commit stays its own segment
+    for n in range(indexer.index._CACHED_VALUES // 2 + 1):
+        index.apply(upserts(repo(f"server-{n}", description="a web server", platforms=(AMD64,))), {0: n + 1})
+    computed: list[str] = []
+    real_filter_set = indexer.index.BitSet
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append("filter")
+        return real_filter_set(*args, **kwargs)
+
+    monkeypatch.setattr(indexer.index, "BitSet", counting)
+    for _ in range(3):
+        assert index.search(SearchRequest(q="server", arch="amd64")).total == indexer.index._CACHED_VALUES // 2 + 1
+    with index._using("repository") as entry:
+        # name and text lengths of every segment: more than the filters' cache holds
+        assert 2 * len(entry.searcher.reader().leaf_readers()) > indexer.index._CACHED_VALUES
+    assert computed == ["filter"]
