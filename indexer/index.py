@@ -47,11 +47,13 @@ from typing import Any, Literal
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.idsets import BitSet
+from whoosh.index import FileIndex
 from whoosh.query import And, AndMaybe, Or, Query, Term
 
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.ranking import SegmentPrefix, ranked_matches
+from indexer.storage import MappedFileStorage
 from indexer.schema import (
     META_ID,
     SEARCHABLE_FIELDS,
@@ -255,6 +257,14 @@ class SearchIndex:
             return True
         finally:
             _cancel_if_open(writer)
+
+    def segments(self) -> dict[Kind, int]:
+        """How many Whoosh segments each kind's index has: every search pays per segment."""
+        counts: dict[Kind, int] = {}
+        for kind in KINDS:
+            with self._using(kind) as entry:
+                counts[kind] = len(entry.searcher.reader().leaf_readers())
+        return counts
 
     def is_empty(self) -> bool:
         """True when the index holds no repository or tag document."""
@@ -548,6 +558,7 @@ def _write_layout(path: Path) -> None:
 
 def _open_or_create(path: Path, kind: Kind) -> Any:
     path.mkdir(exist_ok=True)
+    storage = MappedFileStorage(str(path))
     if whoosh_index.exists_in(str(path)):
-        return whoosh_index.open_dir(str(path))
-    return whoosh_index.create_in(str(path), build_schema(kind))
+        return FileIndex(storage)
+    return FileIndex.create(storage, build_schema(kind), whoosh_index._DEF_INDEX_NAME)

@@ -1,0 +1,47 @@
+"""Memory-mapped Whoosh storage reads exactly what Whoosh's own storage reads."""
+
+from __future__ import annotations
+
+from array import array
+from pathlib import Path
+
+from whoosh.filedb.filestore import FileStorage
+
+from indexer.storage import MappedFile, MappedFileStorage
+
+
+def write_sample(folder: Path) -> None:
+    storage = FileStorage(str(folder))
+    out = storage.create_file("sample")
+    out.write_varint(300)
+    out.write_string(b"posting")
+    out.write_array(array("I", [1, 70000, 3]))
+    out.write_int(-5)
+    out.close()
+    storage.create_file("empty").close()
+
+
+def test_a_mapped_file_reads_what_whoosh_wrote(tmp_path: Path) -> None:
+    write_sample(tmp_path)
+    plain = FileStorage(str(tmp_path)).open_file("sample")
+    mapped = MappedFileStorage(str(tmp_path)).open_file("sample")
+    assert isinstance(mapped, MappedFile)
+    for reader in (plain, mapped):
+        assert reader.read_varint() == 300
+        assert reader.read_string() == b"posting"
+        position = reader.tell()
+        assert list(reader.read_array("I", 3)) == [1, 70000, 3]
+        assert reader.read_int() == -5
+        assert list(reader.get_array(position, "I", 3)) == [1, 70000, 3]
+        assert reader.get(position, 4) == (1).to_bytes(4, "big")
+        assert reader.get_int(position + 12) == -5
+        assert reader.tell() == position + 16  # after what the last positioned read read
+        assert reader.get(position + 12, 100) == (-5).to_bytes(4, 'big', signed=True)  # short at the end
+        reader.close()
+
+
+def test_an_empty_file_opens_unmapped(tmp_path: Path) -> None:
+    write_sample(tmp_path)
+    empty = MappedFileStorage(str(tmp_path)).open_file("empty")
+    assert empty.read() == b""
+    empty.close()
