@@ -266,6 +266,14 @@ def memory_line(size: Size) -> str:
     )
 
 
+def segments_line(size: Size) -> str:
+    """How many Whoosh segments the index had when the in-process peers were timed."""
+    segments = section(size.figures, "query", "segments")
+    if not segments:
+        return f"- **Index segments** when queried: {NA}"
+    return "- **Index segments** when queried: " + ", ".join(f"{count(n)} {kind}" for kind, n in segments.items())
+
+
 def size_heading(size: Size) -> str:
     """``### 1,000 repositories (5,000 tags)``."""
     return f"### {size.repositories:,} repositories ({count(size.tags)} tags)"
@@ -274,7 +282,8 @@ def size_heading(size: Size) -> str:
 def size_section(size: Size) -> str:
     """The heading, the query table, the load/backfill/freshness/memory lines and the category table."""
     lines = [size_heading(size), "", *query_table(size), ""]
-    lines += [load_line(size), backfill_line(size), backfill_cpu_line(size), freshness_line(size), memory_line(size)]
+    lines += [load_line(size), backfill_line(size), backfill_cpu_line(size), freshness_line(size), memory_line(size),
+              segments_line(size)]
     categories = category_table(size)
     return "\n".join(lines + ([""] + categories if categories else []))
 

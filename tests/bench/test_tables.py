@@ -226,3 +226,10 @@ def test_the_memory_line_splits_the_heap_from_mapped_files_when_measured() -> No
     size_figures = next(iter(results["sizes"].values()))
     size_figures["memory_mib"]["at_end"]["search_process"].update(anon=120.0, file=30.0)
     assert "search process 150 MiB RSS (peak 180, heap 120, mapped files 30.0)" in size_tables(results)
+
+
+def test_the_segments_line_says_how_many_segments_were_searched() -> None:
+    results = one_size()
+    assert "- **Index segments** when queried: n/a" in size_tables(results)
+    next(iter(results["sizes"].values()))["query"]["segments"] = {"repository": 2, "tag": 3}
+    assert "- **Index segments** when queried: 2 repository, 3 tag" in size_tables(results)

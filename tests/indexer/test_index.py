@@ -450,6 +450,7 @@ def test_compact_merges_small_segments_and_keeps_every_document(index: SearchInd
     assert steps >= 1
     for part in ("repositories", "tags"):
         assert len(whoosh_index.open_dir(str(tmp_path / "index" / part)).reader().leaf_readers()) == 1
+    assert index.segments() == {"repository": 1, "tag": 1}
     assert {kind: index.search(SearchRequest(kind=kind, limit=100)) for kind in ("repository", "tag")} == before
     assert before["repository"].total == 39
     assert index.applied_positions() == {0: 81}
