@@ -37,6 +37,9 @@ SUSTAINED_MERGE_DOCS = 1024
 # few new documents.
 COMPACT_MERGE_DOCS = 25_000
 COMPACT_RATIO = 4
+# A run this small merges whatever its sizes (~2.6 s at most): a segment of
+# one late document beside 999 others still cost every search a second pass.
+COMPACT_SMALL_DOCS = 2000
 # A segment with this share of deleted documents is rewritten when idle.
 COMPACT_DELETED_SHARE = 0.25
 
@@ -70,7 +73,8 @@ def compaction(segments: list[Any]) -> list[Any]:
     included), in which each is at most ``COMPACT_RATIO`` times those before
     it together, up to ``COMPACT_MERGE_DOCS`` documents in all, when that is
     two or more; else one segment to purge of its deleted documents; else
-    none. A run need not start at the smallest segment: one tiny segment must
+    none. A run of at most ``COMPACT_SMALL_DOCS`` documents in all needs no
+    ratio. A run need not start at the smallest segment: one tiny segment must
     not keep every other from merging (9, 38, 40, ... documents once left
     seven segments at 1,000 repositories, each search paying for all seven).
     """
@@ -92,7 +96,8 @@ def _run_from(ordered: list[Any]) -> list[Any]:
     total = 0
     for segment in ordered:
         size = segment.doc_count_all()
-        if total + size > COMPACT_MERGE_DOCS or (chosen and size > COMPACT_RATIO * total):
+        within_ratio = size <= COMPACT_RATIO * total or total + size <= COMPACT_SMALL_DOCS
+        if total + size > COMPACT_MERGE_DOCS or (chosen and not within_ratio):
             break
         chosen.append(segment)
         total += size

@@ -457,7 +457,10 @@ def test_compact_merges_small_segments_and_keeps_every_document(index: SearchInd
     assert not index.compact()
 
 
-def test_compact_leaves_a_large_segment_alone_for_a_few_new_documents(index: SearchIndex, tmp_path: Path) -> None:
+def test_compact_leaves_a_large_segment_alone_for_a_few_new_documents(
+    index: SearchIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(indexer.merging, "COMPACT_SMALL_DOCS", 100)  # 200 documents count as large here
     index.apply(upserts(*(repo(f"app{n}") for n in range(200))), {0: 200})
     index.apply(upserts(repo("new1")), {0: 201})
     index.apply(upserts(repo("new2")), {0: 202})
@@ -500,15 +503,19 @@ class _Segment:
         return self.deleted
 
 
-def test_compaction_merges_similar_segments_past_a_tiny_one() -> None:
+def test_compaction_merges_similar_segments_past_a_tiny_one(monkeypatch: pytest.MonkeyPatch) -> None:
     # Seen after a 1,000-repository benchmark: the 9-document segment was
     # allowed no partner, so none of the seven merged.
     segments = [_Segment(n) for n in (500, 501, 58, 40, 38, 61, 9)]
+    assert len(indexer.merging.compaction(segments)) == 7  # small enough to merge whatever the sizes
+    monkeypatch.setattr(indexer.merging, "COMPACT_SMALL_DOCS", 0)
     assert sorted(s.documents for s in indexer.merging.compaction(segments)) == [38, 40, 58, 61, 500, 501]
 
 
 def test_compaction_rewrites_no_large_segment_for_a_few_documents() -> None:
     assert indexer.merging.compaction([_Segment(4000), _Segment(3)]) == []
+    small = indexer.merging.COMPACT_SMALL_DOCS
+    assert len(indexer.merging.compaction([_Segment(small - 1), _Segment(1)])) == 2  # cheap: merged anyway
     small = [_Segment(20), _Segment(20)]
     assert indexer.merging.compaction([_Segment(4000), *small]) == small
 
