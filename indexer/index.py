@@ -53,7 +53,10 @@ from whoosh.query import And, AndMaybe, Or, Query, Term
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.ranking import SegmentPrefix, ranked_matches
+from indexer.query_language import Word
+from indexer.query_language import parse as parse_query
 from indexer.storage import MappedFileStorage
+from indexer.translate import tag_join_terms, translate
 from indexer.schema import (
     META_ID,
     SEARCHABLE_FIELDS,
@@ -68,7 +71,7 @@ from regsearch.logs import Positions
 
 EXACT_NAME_BOOST = 1000.0
 LAYOUT_FILE = "LAYOUT"
-LAYOUT = "2: repositories/ and tags/, whoosh-reloaded 2.7.5\n"
+LAYOUT = "3: repositories/ and tags/, query-language fields, whoosh-reloaded 2.7.5\n"
 # Commit order: the repository index holds the positions and goes last.
 KINDS: tuple[Kind, ...] = ("tag", "repository")
 DIRECTORIES: dict[Kind, str] = {"tag": "tags", "repository": "repositories"}
@@ -103,6 +106,8 @@ class SearchRequest:
 
     q: str = ""
     kind: Literal["repository", "tag"] = "repository"
+    # q in the query language (indexer.query_language) rather than plain words
+    language: bool = False
     arch: str | None = None
     os: str | None = None
     limit: int = 25
@@ -277,17 +282,46 @@ class SearchIndex:
             return bool(entry.searcher.doc_count() == 0)
 
     def search(self, request: SearchRequest) -> SearchPage:
-        """One page of documents of ``request.kind`` matching ``request``; never raises on odd text."""
-        text = text_query(request.q)
+        """One page of documents of ``request.kind`` matching ``request``.
+
+        Plain words never raise on odd text. In the query language
+        (``request.language``), raises :class:`QuerySyntaxError` for a query
+        that does not parse and :class:`UnsupportedQuery` for one this index
+        cannot answer yet.
+        """
+        if request.language:
+            expression = parse_query(request.q)
+            if expression is None:
+                text = None
+            else:
+                # Before taking this kind's searcher: joins take the tag searcher, and
+                # searchers are always taken tag first (see apply()).
+                text = translate(expression, request.kind, _word_query, self._repositories_with_tags)
+                if text is None:
+                    return SearchPage(0, ())
+            exact_name = expression.text if isinstance(expression, Word) else ""
+        else:
+            text, exact_name = text_query(request.q), request.q
         with self._using(request.kind) as entry:
             if text is None:
                 return _page(entry, _newest_first_docs(entry, request), request)
             allowed = _filter_set(entry, request)
             if allowed is not None and not allowed:  # whoosh reads an empty filter as no filter
                 return SearchPage(0, ())
-            total, best = ranked_matches(entry.searcher, _ranked(text, request.q), allowed,
+            total, best = ranked_matches(entry.searcher, _ranked(text, exact_name), allowed,
                                          request.offset + request.limit, entry.segment_value)
             return _page(entry, best, request, total)
+
+    def _repositories_with_tags(self, tag_query: Query) -> Query | None:
+        """The repositories, as a repository-index query, of the tags matching ``tag_query``."""
+        with self._using("tag") as entry:
+            reader = entry.searcher.reader()
+            docnums = list(entry.searcher.docs_for_query(tag_query))
+            if not docnums:
+                return None
+            registries = reader.column_reader("registry")
+            names = reader.column_reader("repository")
+            return tag_join_terms({(registries[d], names[d]) for d in docnums})
 
     def repository(
         self, name: str, registry: str | None = None
@@ -383,6 +417,11 @@ def text_query(q: str) -> Query | None:
     chunks = [_chunk_query(chunk) for chunk in q.split()]
     clauses = [clause for clause in chunks if clause is not None]
     return And(clauses) if clauses else None
+
+
+def _word_query(text: str, prefix: bool) -> Query | None:
+    """How one free word of the query language matches: as a word of plain text does."""
+    return _chunk_query(text + "*" if prefix else text)
 
 
 def _chunk_query(chunk: str) -> Query | None:

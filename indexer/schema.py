@@ -22,7 +22,16 @@ Fields:
   here instead of an OR over several fields.
 - ``arch``, ``os`` — platform keywords for filters; ``arch`` holds both
   ``arm`` and ``arm/v7`` for a variant.
+- ``namespace`` — every path prefix of the repository name (``a``, ``a/b``
+  for ``a/b/c``), lower case: ``namespace:`` in the query language.
+- ``tag`` — the tag names (a repository's all, a tag's own), lower case.
+- ``label``, ``annotation`` — one term per key and one per ``key=value``,
+  lower case (tag documents only: a repository matches through its tags).
+- ``digest`` — on tag documents, every digest the tag refers to (manifest,
+  index children, configs, layers), as ``algorithm:hex`` and as ``hex``
+  (for hex-prefix lookups).
 - ``pushed`` — a sortable column only (see :func:`pushed_key`).
+- ``pushed_at`` — the same number, indexed for ``pushed:`` ranges.
 - ``document`` — the document as JSON, so results return exactly it.
 - ``positions`` — on the meta entry only: the applied positions as JSON.
 """
@@ -37,7 +46,7 @@ from typing import Any, Literal
 
 from whoosh.analysis import Analyzer, LowercaseFilter, RegexTokenizer, StemmingAnalyzer
 from whoosh.columns import NumericColumn
-from whoosh.fields import COLUMN, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import COLUMN, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from indexer.documents import (
     Document,
@@ -71,6 +80,11 @@ def _text_analyzer() -> Analyzer:
     return StemmingAnalyzer(expression=_TEXT_PATTERN, stoplist=None, minsize=1, cachesize=None)
 
 
+def _line_analyzer() -> Analyzer:
+    """One term per line, lower case: label and annotation entries keep their spaces."""
+    return RegexTokenizer(r"[^\n]+") | LowercaseFilter()
+
+
 def build_schema(kind: Kind) -> Schema:
     """The schema the index of ``kind`` documents is created with."""
     fields: dict[str, Any] = {
@@ -79,9 +93,15 @@ def build_schema(kind: Kind) -> Schema:
         "repository": ID(stored=True, sortable=True),
         "name": TEXT(analyzer=_name_analyzer(), phrase=False, field_boost=NAME_BOOST),
         "name_key": KEYWORD(lowercase=True),
-        "text": TEXT(analyzer=_text_analyzer(), phrase=False),
+        "text": TEXT(analyzer=_text_analyzer(), phrase=True),  # positions: "quoted phrases"
         "arch": KEYWORD(lowercase=True),
         "os": KEYWORD(lowercase=True),
+        "namespace": KEYWORD(lowercase=True),
+        "tag": KEYWORD(lowercase=True),
+        "label": TEXT(analyzer=_line_analyzer(), phrase=False),
+        "annotation": TEXT(analyzer=_line_analyzer(), phrase=False),
+        "digest": KEYWORD(lowercase=True),
+        "pushed_at": NUMERIC(numtype=int, bits=64, signed=True),
         # A column only: sorted on, never searched, so no terms to write and merge.
         "pushed": COLUMN(NumericColumn("q", default=0)),
         "document": STORED,
@@ -98,6 +118,7 @@ def document_fields(doc: Document) -> dict[str, Any]:
         "registry": doc.registry,
         "document": document_to_json(doc).decode(),
         "pushed": pushed_key(doc.pushed),
+        "pushed_at": pushed_key(doc.pushed),
         **_platform_fields(doc.platforms),
         **_kind_fields(doc),
     }
@@ -149,6 +170,10 @@ def _kind_fields(doc: Document) -> dict[str, Any]:
         return {
             **_repository_fields(doc.repository),
             "text": _text(doc, (doc.tag,), doc.labels, doc.annotations),
+            "tag": doc.tag,
+            "label": _entries(doc.labels),
+            "annotation": _entries(doc.annotations),
+            "digest": _digests(doc.digest, *doc.children, *doc.configs, *doc.layers),
         }
     return _repository_document_fields(doc)
 
@@ -157,11 +182,34 @@ def _repository_document_fields(doc: RepositoryDocument) -> dict[str, Any]:
     return {
         **_repository_fields(doc.name),
         "text": _text(doc, doc.tags, doc.labels),
+        "tag": " ".join(doc.tags),
     }
 
 
 def _repository_fields(repository: str) -> dict[str, Any]:
-    return {"repository": repository, "name": repository, "name_key": name_keys(repository)}
+    return {"repository": repository, "name": repository, "name_key": name_keys(repository),
+            "namespace": " ".join(namespaces(repository))}
+
+
+def namespaces(repository: str) -> list[str]:
+    """The namespaces ``repository`` is in: each path prefix, ``a`` and ``a/b`` for ``a/b/c``."""
+    parts = repository.split("/")[:-1]
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
+
+
+def label_entry(key: str, value: str | None = None) -> str:
+    """The ``label``/``annotation`` term of a key (present) or of a key holding ``value``."""
+    entry = key if value is None else f"{key}={value}"
+    return " ".join(entry.lower().split())  # one line; runs of white space as one space
+
+
+def _entries(mapping: Mapping[str, str]) -> str:
+    return "\n".join(entry for key, value in mapping.items() for entry in (label_entry(key), label_entry(key, value)))
+
+
+def _digests(*digests: str) -> str:
+    """Each digest whole and as its hex alone; keyword fields split on spaces, which digests never hold."""
+    return " ".join(dict.fromkeys(part for digest in digests if digest for part in (digest, digest.partition(":")[2])))
 
 
 def _text(doc: Document, tags: tuple[str, ...], *mappings: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from indexer.documents import document_to_dict
 from indexer.index import SearchIndex
+from indexer.translate import UnsupportedQuery
 from search_api.errors import ApiError
 from search_api.query import parse_repository_registry, parse_search
 
@@ -37,7 +38,10 @@ def current_index() -> SearchIndex:
 def search() -> Response:
     """Documents of one kind matching ``q`` and the filters, one page."""
     wanted = parse_search(request.args)
-    page = current_index().search(wanted)
+    try:
+        page = current_index().search(wanted)
+    except UnsupportedQuery as error:
+        raise ApiError(400, f"query parameter 'q': {error}", "q") from error
     return jsonify(
         {
             "total": page.total,

@@ -16,6 +16,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 from werkzeug.datastructures import MultiDict
 
 from indexer.index import SearchRequest
+from indexer.query_language import QuerySyntaxError
+from indexer.query_language import parse as parse_query
 from search_api.errors import ApiError
 
 MAX_QUERY_LENGTH = 256
@@ -50,8 +52,17 @@ class _DockerSearchSchema(Schema):
         return DockerSearch(**data)
 
 
+def _query_language(q: str) -> None:
+    """A ValidationError saying where ``q`` stops being a query, if it does."""
+    try:
+        parse_query(q)
+    except QuerySyntaxError as error:
+        raise ValidationError(str(error)) from error
+
+
 class _SearchSchema(Schema):
-    q = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_LENGTH))
+    # q in the query language (indexer/query_language.py); its errors name the position
+    q = fields.String(load_default="", validate=[validate.Length(max=MAX_QUERY_LENGTH), _query_language])
     kind = fields.String(load_default="repository", validate=validate.OneOf(["repository", "tag"]))
     arch = fields.String(load_default=None, validate=validate.Length(max=64))
     os = fields.String(load_default=None, validate=validate.Length(max=64))
@@ -63,7 +74,7 @@ class _SearchSchema(Schema):
         # An empty filter from a form means "no filter".
         data["arch"] = data["arch"] or None
         data["os"] = data["os"] or None
-        return SearchRequest(**data)
+        return SearchRequest(language=True, **data)
 
 
 class _RepositorySchema(Schema):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import json
 from typing import Any
 
@@ -106,10 +108,34 @@ def test_400_message_says_what_is_wrong(client: FlaskClient) -> None:
     assert "256" in get_json(client, "/api/v1/search?q=" + "x" * 257, 400)["error"]["message"]
 
 
-@pytest.mark.parametrize("q", ['"', "name:nginx", "*", "nginx AND", "(", "ñ😀", "x" * 256])
-def test_odd_queries_answer_200(client: FlaskClient, q: str) -> None:
+@pytest.mark.parametrize("q", ["ñ😀", "x" * 256, "-", "a OR b", "NOT nginx"])
+def test_odd_but_valid_queries_answer_200(client: FlaskClient, q: str) -> None:
     response = client.get("/api/v1/search", query_string={"q": q})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("q", "problem"),
+    [
+        ('"', "a quote is not closed (at position 0)"),
+        ("name:nginx", "unknown field 'name:'"),
+        ("*", "'*' must follow the start of a word"),
+        ("nginx AND", "ends too early: a term is missing (at position 9)"),
+        ("(", "ends too early"),
+        ("tag:v1/x", "a tag has 1 to 128"),
+        ("digest:abc", "at least 12 hex digits"),
+    ],
+)
+def test_a_query_that_does_not_parse_is_400_pointing_at_the_problem(client: FlaskClient, q: str, problem: str) -> None:
+    error = get_json(client, "/api/v1/search?" + urlencode({"q": q}), 400)["error"]
+    assert error["field"] == "q"
+    assert problem in error["message"]
+
+
+def test_a_query_the_index_cannot_answer_yet_is_400(client: FlaskClient) -> None:
+    error = get_json(client, "/api/v1/search?q=signed:true", 400)["error"]
+    assert error["field"] == "q"
+    assert "'signed:' is not available yet" in error["message"]
 
 
 def test_repository_with_its_tag_documents(client: FlaskClient) -> None:

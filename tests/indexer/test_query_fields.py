@@ -1,0 +1,150 @@
+"""Searching in the query language: each field, the operators, and tag-level fields on repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.documents import Document, Platform, RepositoryDocument, TagDocument
+from indexer.index import SearchIndex, SearchRequest
+from indexer.query_language import QuerySyntaxError
+from indexer.translate import UnsupportedQuery
+
+REGISTRY = "registry.example:5000"
+AMD64 = Platform("linux", "amd64")
+ARM64 = Platform("linux", "arm64")
+BASE_LAYER = "sha256:" + "b" * 64
+NGINX_DIGEST = "sha256:4e07f3a1b2c3" + "1" * 52
+
+
+def tag(repository: str, name: str, **kwargs: Any) -> TagDocument:
+    fields: dict[str, Any] = {"digest": f"sha256:{repository}-{name}", "media_type": "application/vnd.oci.image.manifest.v1+json"}
+    fields.update(kwargs)
+    return TagDocument(registry=REGISTRY, repository=repository, tag=name, **fields)
+
+
+def repo(name: str, tags: tuple[TagDocument, ...], **kwargs: Any) -> RepositoryDocument:
+    platforms = tuple(sorted({p for t in tags for p in t.platforms}))
+    pushed = max((t.pushed for t in tags if t.pushed), default=None)
+    return RepositoryDocument(registry=REGISTRY, name=name, tags=tuple(t.tag for t in tags), platforms=platforms,
+                              pushed=pushed, **kwargs)
+
+
+NGINX_TAGS = (
+    tag("web/nginx", "1.25", digest=NGINX_DIGEST, platforms=(AMD64, ARM64), pushed="2026-03-01T10:00:00Z",
+        layers=(BASE_LAYER, "sha256:" + "c" * 64), labels={"maintainer": "Jane Doe"},
+        annotations={"org.opencontainers.image.vendor": "Example Corp"}),
+    tag("web/nginx", "latest", platforms=(AMD64, ARM64), pushed="2026-03-01T10:00:00Z", layers=(BASE_LAYER,)),
+)
+REDIS_TAGS = (
+    tag("cache/redis", "7.2-alpine", platforms=(AMD64,), pushed="2025-12-24T08:00:00Z", layers=(BASE_LAYER,),
+        labels={"deprecated": "true"}),
+)
+TOOLS_TAGS = (
+    tag("web/tools/curl", "8.5", platforms=(ARM64,), pushed="2026-01-15T00:00:00Z",
+        description="command line tool for transferring data with URL syntax"),
+)
+REPOSITORIES = (
+    repo("web/nginx", NGINX_TAGS, description="high performance reverse proxy server"),
+    repo("cache/redis", REDIS_TAGS, description="in-memory data store used as a cache"),
+    repo("web/tools/curl", TOOLS_TAGS, description="command line tool for transferring data with URL syntax"),
+)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
+    opened = SearchIndex.open(Path(tmp_path_factory.mktemp("index")))
+    documents: list[Document] = [*NGINX_TAGS, *REDIS_TAGS, *TOOLS_TAGS, *REPOSITORIES]
+    opened.apply([(doc.doc_id, doc) for doc in documents], {0: len(documents)})
+    yield opened
+    opened.close()
+
+
+def found(index: SearchIndex, q: str, kind: str = "repository") -> set[str]:
+    page = index.search(SearchRequest(q=q, kind=kind, language=True, limit=100))  # type: ignore[arg-type]
+    names = {d.name if isinstance(d, RepositoryDocument) else f"{d.repository}:{d.tag}" for d in page.documents}
+    assert page.total == len(names)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("q", "repositories"),
+    [
+        ("nginx", {"web/nginx"}),
+        ("proxy server", {"web/nginx"}),
+        ('"reverse proxy"', {"web/nginx"}),
+        ('"proxy reverse"', set()),
+        ("arch:arm64", {"web/nginx", "web/tools/curl"}),
+        ("arch:arm64 NOT namespace:web/tools", {"web/nginx"}),
+        ("namespace:web", {"web/nginx", "web/tools/curl"}),
+        ("namespace:web/tools", {"web/tools/curl"}),
+        ("namespace:we", set()),
+        (f"registry:{REGISTRY}", {"web/nginx", "cache/redis", "web/tools/curl"}),
+        ("registry:other.example", set()),
+        ("tag:latest", {"web/nginx"}),
+        ("tag:7.*", {"cache/redis"}),
+        ("tag:*alpine", {"cache/redis"}),
+        ("label:deprecated", {"cache/redis"}),
+        ('label:maintainer="jane doe"', {"web/nginx"}),
+        ("label:maintainer=someone", set()),
+        ('annotation:org.opencontainers.image.vendor="Example Corp"', {"web/nginx"}),
+        (f"digest:{BASE_LAYER}", {"web/nginx", "cache/redis"}),
+        (f"digest:{NGINX_DIGEST}", {"web/nginx"}),
+        ("digest:4e07f3a1b2c3", {"web/nginx"}),
+        ("digest:" + "b" * 12, {"web/nginx", "cache/redis"}),
+        ("digest:" + "d" * 12, set()),
+        ("pushed:>=2026-01-01", {"web/nginx", "web/tools/curl"}),
+        ("pushed:2025-12", {"cache/redis"}),
+        ("pushed:<2026-03-01", {"cache/redis", "web/tools/curl"}),
+        ("pushed:2026-01-15..2026-03-01", {"web/nginx", "web/tools/curl"}),
+        ("nginx OR redis", {"web/nginx", "cache/redis"}),
+        ("(nginx OR redis) arch:arm64", {"web/nginx"}),
+        ("NOT nginx", {"cache/redis", "web/tools/curl"}),
+        ("NOT label:deprecated NOT arch:arm64", set()),
+        ("NOT label:nothing-has-this", {"web/nginx", "cache/redis", "web/tools/curl"}),
+    ],
+)
+def test_each_field_and_operator_finds_exactly_its_repositories(index: SearchIndex, q: str, repositories: set[str]) -> None:
+    assert found(index, q) == repositories
+
+
+@pytest.mark.parametrize(
+    ("q", "tags"),
+    [
+        (f"digest:{BASE_LAYER}", {"web/nginx:1.25", "web/nginx:latest", "cache/redis:7.2-alpine"}),
+        ("label:maintainer", {"web/nginx:1.25"}),
+        ("tag:1.* OR tag:8.*", {"web/nginx:1.25", "web/tools/curl:8.5"}),
+        ("nginx NOT tag:latest", {"web/nginx:1.25"}),
+        ("NOT arch:amd64", {"web/tools/curl:8.5"}),
+    ],
+)
+def test_tag_searches_read_the_tags_own_fields(index: SearchIndex, q: str, tags: set[str]) -> None:
+    assert found(index, q, kind="tag") == tags
+
+
+def test_a_single_word_equal_to_a_name_ranks_that_repository_first(index: SearchIndex) -> None:
+    page = index.search(SearchRequest(q="curl OR nginx", language=True))
+    assert {d.name for d in page.documents if isinstance(d, RepositoryDocument)} == {"web/nginx", "web/tools/curl"}
+    first = index.search(SearchRequest(q="curl", language=True)).documents[0]
+    assert isinstance(first, RepositoryDocument) and first.name == "web/tools/curl"
+
+
+def test_a_blank_query_lists_everything_newest_first(index: SearchIndex) -> None:
+    page = index.search(SearchRequest(q="  ", language=True))
+    assert [d.name for d in page.documents if isinstance(d, RepositoryDocument)] == ["web/nginx", "web/tools/curl", "cache/redis"]
+
+
+def test_syntax_errors_and_unsupported_fields_raise_their_own_errors(index: SearchIndex) -> None:
+    with pytest.raises(QuerySyntaxError):
+        index.search(SearchRequest(q="(nginx", language=True))
+    with pytest.raises(UnsupportedQuery, match="signed"):
+        index.search(SearchRequest(q="signed:true", language=True))
+
+
+def test_plain_words_keep_their_meaning(index: SearchIndex) -> None:
+    # /v1/search sends plain words: "OR" and "arch:arm64" are text there, never operators or fields.
+    assert index.search(SearchRequest(q="nginx OR redis")).total == 0
+    assert index.search(SearchRequest(q="(nginx")).total == 1
