@@ -53,7 +53,8 @@ from whoosh.query import And, AndMaybe, Or, Query, Term
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.ranking import SegmentPrefix, ranked_matches
-from indexer.query_language import Word
+from indexer.query_language import All as QueryAll
+from indexer.query_language import Expression, Word
 from indexer.query_language import parse as parse_query
 from indexer.storage import MappedFileStorage
 from indexer.translate import tag_join_terms, translate
@@ -108,6 +109,8 @@ class SearchRequest:
     kind: Literal["repository", "tag"] = "repository"
     # q in the query language (indexer.query_language) rather than plain words
     language: bool = False
+    # more terms every result must match (filters given as query parameters); language only
+    conditions: tuple[Expression, ...] = ()
     arch: str | None = None
     os: str | None = None
     limit: int = 25
@@ -290,7 +293,8 @@ class SearchIndex:
         cannot answer yet.
         """
         if request.language:
-            expression = parse_query(request.q)
+            parsed = parse_query(request.q)
+            expression = _with_conditions(parsed, request.conditions)
             if expression is None:
                 text = None
             else:
@@ -299,7 +303,7 @@ class SearchIndex:
                 text = translate(expression, request.kind, _word_query, self._repositories_with_tags)
                 if text is None:
                     return SearchPage(0, ())
-            exact_name = expression.text if isinstance(expression, Word) else ""
+            exact_name = parsed.text if isinstance(parsed, Word) else ""
         else:
             text, exact_name = text_query(request.q), request.q
         with self._using(request.kind) as entry:
@@ -417,6 +421,12 @@ def text_query(q: str) -> Query | None:
     chunks = [_chunk_query(chunk) for chunk in q.split()]
     clauses = [clause for clause in chunks if clause is not None]
     return And(clauses) if clauses else None
+
+
+def _with_conditions(expression: Expression | None, conditions: tuple[Expression, ...]) -> Expression | None:
+    if not conditions:
+        return expression
+    return QueryAll(((expression,) if expression is not None else ()) + conditions)
 
 
 def _word_query(text: str, prefix: bool) -> Query | None:

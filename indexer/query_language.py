@@ -186,6 +186,16 @@ def parse(q: str) -> Expression | None:
     return expression
 
 
+def field_term(field: str, value: str) -> Expression:
+    """``field:value`` as :func:`parse` reads it, for filters given apart from ``q`` (query
+    parameters); raises :class:`QuerySyntaxError`, positions counted in ``value``."""
+    if field not in FIELDS:
+        raise QuerySyntaxError(f"unknown field '{field}:' (known: {', '.join(FIELDS)})", 0)
+    if not value:
+        raise QuerySyntaxError(f"'{field}:' needs a value", 0)
+    return _FIELD_VALUES[field](field, value, 0)
+
+
 def _syntax_error(q: str, error: UnexpectedInput) -> QuerySyntaxError:
     if isinstance(error, UnexpectedEOF):
         return QuerySyntaxError("the query ends too early: a term is missing", len(q))

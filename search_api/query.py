@@ -8,7 +8,7 @@ parameters, because the docker engine is a client we do not control.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 from werkzeug.datastructures import MultiDict
 
 from indexer.index import SearchRequest
-from indexer.query_language import QuerySyntaxError
+from indexer.query_language import QuerySyntaxError, field_term
 from indexer.query_language import parse as parse_query
 from search_api.errors import ApiError
 
@@ -60,6 +60,24 @@ def _query_language(q: str) -> None:
         raise ValidationError(str(error)) from error
 
 
+def _field_value(field: str, prefix: str = "") -> Callable[[str], None]:
+    """A validator: the value must read as ``field:`` followed by ``prefix`` and it does in ``q``."""
+
+    def check(value: str) -> None:
+        if not value:
+            return
+        try:
+            field_term(field, prefix + value)
+        except QuerySyntaxError as error:
+            raise ValidationError(error.message) from error
+
+    return check
+
+
+def _prefixed(prefix: str, value: str | None) -> str | None:
+    return prefix + value if value else None
+
+
 class _SearchSchema(Schema):
     # q in the query language (indexer/query_language.py); its errors name the position
     q = fields.String(load_default="", validate=[validate.Length(max=MAX_QUERY_LENGTH), _query_language])
@@ -68,13 +86,23 @@ class _SearchSchema(Schema):
     os = fields.String(load_default=None, validate=validate.Length(max=64))
     limit = fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=_PAGE_SIZE)
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # The query language's fields as parameters; each value reads as after "field:" in q.
+    namespace = fields.String(load_default=None, validate=_field_value("namespace"))
+    registry = fields.String(load_default=None, validate=_field_value("registry"))
+    label = fields.List(fields.String(validate=_field_value("label")), load_default=list)
+    pushed_after = fields.String(load_default=None, validate=_field_value("pushed", ">"))
+    pushed_before = fields.String(load_default=None, validate=_field_value("pushed", "<"))
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> SearchRequest:
         # An empty filter from a form means "no filter".
         data["arch"] = data["arch"] or None
         data["os"] = data["os"] or None
-        return SearchRequest(language=True, **data)
+        given = [("namespace", data.pop("namespace")), ("registry", data.pop("registry")),
+                 *(("label", value) for value in data.pop("label")),
+                 ("pushed", _prefixed(">", data.pop("pushed_after"))), ("pushed", _prefixed("<", data.pop("pushed_before")))]
+        conditions = tuple(field_term(name, value) for name, value in given if value)
+        return SearchRequest(language=True, conditions=conditions, **data)
 
 
 class _RepositorySchema(Schema):
@@ -87,8 +115,8 @@ def parse_docker_search(args: MultiDict[str, str]) -> DockerSearch:
 
 
 def parse_search(args: MultiDict[str, str]) -> SearchRequest:
-    """The parameters of ``GET /api/v1/search``; ApiError 400 when invalid or unknown."""
-    return _load(_SearchSchema(), args)
+    """The parameters of ``GET /api/v1/search``; ApiError 400 when invalid or unknown. ``label`` may repeat."""
+    return _load(_SearchSchema(), args, repeatable=("label",))
 
 
 def parse_repository_registry(args: MultiDict[str, str]) -> str | None:
@@ -96,17 +124,19 @@ def parse_repository_registry(args: MultiDict[str, str]) -> str | None:
     return _load(_RepositorySchema(), args)["registry"]
 
 
-def _load(schema: Schema, args: MultiDict[str, str]) -> Any:
-    _reject_repeated(args)
+def _load(schema: Schema, args: MultiDict[str, str], repeatable: tuple[str, ...] = ()) -> Any:
+    _reject_repeated(args, repeatable)
+    values: dict[str, Any] = args.to_dict()
+    values.update((name, args.getlist(name)) for name in repeatable if name in args)
     try:
-        return schema.load(args.to_dict())
+        return schema.load(values)
     except ValidationError as error:
         raise _bad_request(error.messages, sorted(schema.fields)) from error
 
 
-def _reject_repeated(args: MultiDict[str, str]) -> None:
+def _reject_repeated(args: MultiDict[str, str], repeatable: tuple[str, ...]) -> None:
     for name in sorted(args):
-        if len(args.getlist(name)) > 1:
+        if name not in repeatable and len(args.getlist(name)) > 1:
             raise ApiError(400, f"query parameter '{name}' is given more than once", name)
 
 
@@ -120,5 +150,13 @@ def _bad_request(messages: Any, known: list[str]) -> ApiError:
 def _describe(name: str, problem: Any, known: list[str]) -> str:
     if name not in known:
         return f"query parameter '{name}' is unknown (known: {', '.join(known)})"
-    detail = " ".join(problem) if isinstance(problem, list) else str(problem)
-    return f"query parameter '{name}': {detail}"
+    return f"query parameter '{name}': {_detail(problem)}"
+
+
+def _detail(problem: Any) -> str:
+    """marshmallow's messages for one parameter as text: a list joined, a repeated parameter's by value number."""
+    if isinstance(problem, list):
+        return " ".join(str(p) for p in problem)
+    if isinstance(problem, Mapping):
+        return "; ".join(f"value {int(n) + 1}: {_detail(p)}" if isinstance(n, int) else _detail(p) for n, p in problem.items())
+    return str(problem)

@@ -159,3 +159,40 @@ def test_missing_repository_is_404(client: FlaskClient) -> None:
 
 def test_repository_rejects_unknown_parameters(client: FlaskClient) -> None:
     assert get_json(client, "/api/v1/repositories/library/nginx?tag=x", 400)["error"]["field"] == "tag"
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ("namespace=library", [NGINX.name]),
+        ("namespace=tools&q=nginx", [UNTITLED.name]),
+        (f"registry={REGISTRY}&namespace=cache", [REDIS.name]),
+        ("registry=elsewhere.example", []),
+        ("label=maintainer", [NGINX.name]),
+        ("label=maintainer&label=maintainer=NGINX Docker Maintainers", [NGINX.name]),
+        ("label=maintainer&label=maintainer=someone else", []),
+        ("pushed_after=2024-04-30", [REDIS.name, NGINX.name]),
+        ("pushed_after=2024-04-30&pushed_before=2024-06", [NGINX.name]),
+        ("pushed_before=2024", [UNTITLED.name]),
+        ("q=nginx OR redis&pushed_after=2024-05", [REDIS.name]),
+    ],
+)
+def test_query_language_filters_as_parameters(client: FlaskClient, filters: str, expected: list[str]) -> None:
+    query = urlencode([tuple(pair.split("=", 1)) for pair in filters.split("&")])
+    assert sorted(result_names(get_json(client, f"/api/v1/search?{query}"))) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "problem"),
+    [
+        ("pushed_after=soon", "pushed_after", "'soon' is not a date"),
+        ("pushed_before=2024-13", "pushed_before", "is not a date"),
+        ("label==x", "label", "'label:' needs a key"),
+        ("label=ok&label=bad=", "label", "value 2: 'label:bad=' needs a value after '='"),
+        ("namespace=a&namespace=b", "namespace", "given more than once"),
+    ],
+)
+def test_bad_filter_parameters_are_400_naming_the_parameter(client: FlaskClient, query: str, field: str, problem: str) -> None:
+    error = get_json(client, f"/api/v1/search?{query}", 400)["error"]
+    assert error["field"] == field
+    assert problem in error["message"]
