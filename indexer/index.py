@@ -34,6 +34,7 @@ Commits never merge large segments: see :mod:`indexer.merging`.
 
 from __future__ import annotations
 
+import heapq
 import shutil
 import threading
 import time
@@ -115,6 +116,8 @@ class SearchRequest:
     os: str | None = None
     limit: int = 25
     offset: int = 0
+    # relevance (newest first without text), updated (newest push first), name, pulls (most first)
+    sort: Literal["relevance", "updated", "name", "pulls"] = "relevance"
 
 
 @dataclass(frozen=True)
@@ -308,10 +311,13 @@ class SearchIndex:
             text, exact_name = text_query(request.q), request.q
         with self._using(request.kind) as entry:
             if text is None:
-                return _page(entry, _newest_first_docs(entry, request), request)
+                return _page(entry, _ordered_docs(entry, request), request)
             allowed = _filter_set(entry, request)
             if allowed is not None and not allowed:  # whoosh reads an empty filter as no filter
                 return SearchPage(0, ())
+            if request.sort != "relevance":
+                total, best = _sorted_matches(entry, text, request, allowed)
+                return _page(entry, best, request, total)
             total, best = ranked_matches(entry.searcher, _ranked(text, exact_name), allowed,
                                          request.offset + request.limit, entry.segment_value)
             return _page(entry, best, request, total)
@@ -472,29 +478,49 @@ def _filter_set(entry: _SharedSearcher, request: SearchRequest) -> Any:
     return entry.cached(("filter", *values), lambda: BitSet(searcher.docs_for_query(And(terms)), size=searcher.doc_count_all()))
 
 
-def _newest_first_docs(entry: _SharedSearcher, request: SearchRequest) -> list[int]:
-    """Every document passing ``request``'s filters, newest push first (then by repository name).
+def _ordered_docs(entry: _SharedSearcher, request: SearchRequest) -> list[int]:
+    """Every document passing ``request``'s filters in ``request.sort`` order (``relevance``, with
+    no text to rank by, is newest push first).
 
     Computed once per searcher from the sortable columns: cheaper than
     Whoosh's sorting collector, which computes every document's key per search.
     """
-    every = entry.cached(("newest",), lambda: _sorted_by_push(entry.searcher))
+    order = "updated" if request.sort == "relevance" else request.sort
+    every = _order(entry, order)
     allowed = _filter_set(entry, request)
     if allowed is None:
         return every
-    return entry.cached(("newest", *_filter_values(request)), lambda: [d for d in every if d in allowed])
+    return entry.cached((order, *_filter_values(request)), lambda: [d for d in every if d in allowed])
 
 
-def _sorted_by_push(searcher: Any) -> list[int]:
+def _order(entry: _SharedSearcher, order: str) -> list[int]:
+    """The live documents in ``order`` (``updated``, ``name`` or ``pulls``), once per searcher."""
+    return entry.cached((order,), lambda: _sorted_by(entry.searcher, order))
+
+
+def _sorted_matches(entry: _SharedSearcher, query: Query, request: SearchRequest, allowed: Any) -> tuple[int, list[int]]:
+    """How many documents match ``query`` (in ``allowed``), and the first of them in ``request.sort`` order."""
+    matches = set(entry.searcher.docs_for_query(query))
+    if allowed is not None:
+        matches = {d for d in matches if d in allowed}
+    rank = entry.cached((request.sort, "rank"), lambda: {d: n for n, d in enumerate(_order(entry, request.sort))})
+    matches &= rank.keys()  # the meta entry has no rank
+    return len(matches), heapq.nsmallest(request.offset + request.limit, matches, key=rank.__getitem__)
+
+
+def _sorted_by(searcher: Any, order: str) -> list[int]:
     reader = searcher.reader()
     if reader.doc_count_all() == 0:  # no segments: Whoosh's empty reader has no columns
         return []
     # Whole columns, read segment by segment: per-document lookups cost ~20x more.
-    pushed = list(reader.column_reader("pushed", translate=False))
     names = list(reader.column_reader("repository", translate=False))
     excluded = {searcher.document_number(id=META_ID)} | _deleted(reader)
-    live = [docnum for docnum in range(len(pushed)) if docnum not in excluded]
-    return sorted(live, key=lambda docnum: (-pushed[docnum], names[docnum]))
+    live = [docnum for docnum in range(len(names)) if docnum not in excluded]
+    if order == "name":
+        registries = list(reader.column_reader("registry", translate=False))
+        return sorted(live, key=lambda docnum: (names[docnum], registries[docnum]))
+    column = list(reader.column_reader("pushed" if order == "updated" else "pulls", translate=False))
+    return sorted(live, key=lambda docnum: (-column[docnum], names[docnum]))
 
 
 def _deleted(reader: Any) -> set[int]:

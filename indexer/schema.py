@@ -32,6 +32,7 @@ Fields:
   (for hex-prefix lookups).
 - ``pushed`` — a sortable column only (see :func:`pushed_key`).
 - ``pushed_at`` — the same number, indexed for ``pushed:`` ranges.
+- ``pulls`` — a sortable column only: a repository's pull count (0 on tags).
 - ``document`` — the document as JSON, so results return exactly it.
 - ``positions`` — on the meta entry only: the applied positions as JSON.
 """
@@ -104,6 +105,7 @@ def build_schema(kind: Kind) -> Schema:
         "pushed_at": NUMERIC(numtype=int, bits=64, signed=True),
         # A column only: sorted on, never searched, so no terms to write and merge.
         "pushed": COLUMN(NumericColumn("q", default=0)),
+        "pulls": COLUMN(NumericColumn("q", default=0)),
         "document": STORED,
     }
     if kind == "repository":
@@ -119,6 +121,7 @@ def document_fields(doc: Document) -> dict[str, Any]:
         "document": document_to_json(doc).decode(),
         "pushed": pushed_key(doc.pushed),
         "pushed_at": pushed_key(doc.pushed),
+        "pulls": doc.pulls if isinstance(doc, RepositoryDocument) else 0,
         **_platform_fields(doc.platforms),
         **_kind_fields(doc),
     }

@@ -86,6 +86,7 @@ class _SearchSchema(Schema):
     os = fields.String(load_default=None, validate=validate.Length(max=64))
     limit = fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=_PAGE_SIZE)
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    sort = fields.String(load_default="relevance", validate=validate.OneOf(["relevance", "updated", "name", "pulls"]))
     # The query language's fields as parameters; each value reads as after "field:" in q.
     namespace = fields.String(load_default=None, validate=_field_value("namespace"))
     registry = fields.String(load_default=None, validate=_field_value("registry"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,27 @@ def test_plain_words_keep_their_meaning(index: SearchIndex) -> None:
     # /v1/search sends plain words: "OR" and "arch:arm64" are text there, never operators or fields.
     assert index.search(SearchRequest(q="nginx OR redis")).total == 0
     assert index.search(SearchRequest(q="(nginx")).total == 1
+
+
+@pytest.mark.parametrize(
+    ("q", "sort", "order"),
+    [
+        ("", "name", ["cache/redis", "web/nginx", "web/tools/curl"]),
+        ("", "updated", ["web/nginx", "web/tools/curl", "cache/redis"]),
+        ("", "pulls", ["cache/redis", "web/tools/curl", "web/nginx"]),
+        ("NOT nginx", "name", ["cache/redis", "web/tools/curl"]),
+        ("data", "updated", ["web/tools/curl", "cache/redis"]),
+        ("data", "pulls", ["cache/redis", "web/tools/curl"]),
+    ],
+)
+def test_sort_orders_every_match(tmp_path: Path, q: str, sort: str, order: list[str]) -> None:
+    index = SearchIndex.open(tmp_path / "index")
+    pulls = {"cache/redis": 9, "web/tools/curl": 3, "web/nginx": 0}
+    documents = [replace(r, pulls=pulls[r.name]) for r in REPOSITORIES]
+    index.apply([(d.doc_id, d) for d in documents], {0: 3})
+    page = index.search(SearchRequest(q=q, language=True, sort=sort, limit=2))  # type: ignore[arg-type]
+    assert page.total == len(order)
+    assert [d.name for d in page.documents if isinstance(d, RepositoryDocument)] == order[:2]
+    rest = index.search(SearchRequest(q=q, language=True, sort=sort, offset=2))  # type: ignore[arg-type]
+    assert [d.name for d in rest.documents if isinstance(d, RepositoryDocument)] == order[2:]
+    index.close()

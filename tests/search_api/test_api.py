@@ -196,3 +196,10 @@ def test_bad_filter_parameters_are_400_naming_the_parameter(client: FlaskClient,
     error = get_json(client, f"/api/v1/search?{query}", 400)["error"]
     assert error["field"] == field
     assert problem in error["message"]
+
+
+def test_sort_by_name_and_by_update(client: FlaskClient) -> None:
+    assert result_names(get_json(client, "/api/v1/search?sort=name")) == [REDIS.name, NGINX.name, UNTITLED.name]
+    assert result_names(get_json(client, "/api/v1/search?q=nginx&sort=updated")) == [NGINX.name, UNTITLED.name]
+    error = get_json(client, "/api/v1/search?sort=stars", 400)["error"]
+    assert error["field"] == "sort" and "relevance, updated, name, pulls" in error["message"]
