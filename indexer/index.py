@@ -58,6 +58,7 @@ from indexer.query_language import All as QueryAll
 from indexer.query_language import Expression, Word
 from indexer.query_language import parse as parse_query
 from indexer.storage import MappedFileStorage
+from indexer.suggest import NameKeys, Suggestion, tag_suggestions
 from indexer.translate import tag_join_terms, translate
 from indexer.schema import (
     META_ID,
@@ -332,6 +333,16 @@ class SearchIndex:
             registries = reader.column_reader("registry")
             names = reader.column_reader("repository")
             return tag_join_terms({(registries[d], names[d]) for d in docnums})
+
+    def suggest(self, prefix: str, limit: int) -> list[Suggestion]:
+        """Completions of ``prefix``: repository names, or with a ``:`` that repository's tags
+        (see :mod:`indexer.suggest`)."""
+        with self._using("repository") as entry:
+            keys: NameKeys = entry.cached(("suggest",), lambda: NameKeys.read(entry.searcher))
+        if ":" not in prefix:
+            return keys.repositories(prefix, limit)
+        with self._using("tag") as tags:
+            return tag_suggestions(keys, tags.searcher, prefix, limit)
 
     def repository(
         self, name: str, registry: str | None = None

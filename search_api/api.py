@@ -4,6 +4,7 @@
 with the documents as :func:`indexer.documents.document_to_dict` writes them.
 ``GET /api/v1/repositories/<name>`` answers the repository document with
 ``"tags"`` replaced by the full tag documents, newest push first.
+``GET /api/v1/suggest`` answers ``{"prefix", "suggestions": [{"text", "kind", "pulls"}]}``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from indexer.documents import document_to_dict
 from indexer.index import SearchIndex
 from indexer.translate import UnsupportedQuery
 from search_api.errors import ApiError
-from search_api.query import parse_repository_registry, parse_search
+from search_api.query import parse_repository_registry, parse_search, parse_suggest
 
 _INDEX_GETTER = "regsearch.index_getter"
 
@@ -50,6 +51,15 @@ def search() -> Response:
             "results": [document_to_dict(doc) for doc in page.documents],
         }
     )
+
+
+@blueprint.get("/suggest")
+def suggest() -> Response:
+    """Completions of what was typed: repository names, or ``repository:tag``, most pulled first."""
+    wanted = parse_suggest(request.args)
+    found = current_index().suggest(wanted.prefix, wanted.limit)
+    return jsonify({"prefix": wanted.prefix,
+                    "suggestions": [{"text": s.text, "kind": s.kind, "pulls": s.pulls} for s in found]})
 
 
 @blueprint.get("/repositories/<path:name>")

@@ -106,6 +106,23 @@ class _SearchSchema(Schema):
         return SearchRequest(language=True, conditions=conditions, **data)
 
 
+@dataclass(frozen=True)
+class SuggestRequest:
+    """``GET /api/v1/suggest``: what was typed so far, and how many completions to return."""
+
+    prefix: str = ""
+    limit: int = 10
+
+
+class _SuggestSchema(Schema):
+    prefix = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_LENGTH))
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+    @post_load
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> SuggestRequest:
+        return SuggestRequest(**data)
+
+
 class _RepositorySchema(Schema):
     registry = fields.String(load_default=None, validate=validate.Length(min=1))
 
@@ -118,6 +135,11 @@ def parse_docker_search(args: MultiDict[str, str]) -> DockerSearch:
 def parse_search(args: MultiDict[str, str]) -> SearchRequest:
     """The parameters of ``GET /api/v1/search``; ApiError 400 when invalid or unknown. ``label`` may repeat."""
     return _load(_SearchSchema(), args, repeatable=("label",))
+
+
+def parse_suggest(args: MultiDict[str, str]) -> SuggestRequest:
+    """The parameters of ``GET /api/v1/suggest``; ApiError 400 when invalid or unknown."""
+    return _load(_SuggestSchema(), args)
 
 
 def parse_repository_registry(args: MultiDict[str, str]) -> str | None:

@@ -173,3 +173,18 @@ def test_sort_orders_every_match(tmp_path: Path, q: str, sort: str, order: list[
     rest = index.search(SearchRequest(q=q, language=True, sort=sort, offset=2))  # type: ignore[arg-type]
     assert [d.name for d in rest.documents if isinstance(d, RepositoryDocument)] == order[2:]
     index.close()
+
+
+def test_suggestions_complete_names_and_last_segments_most_pulled_first(tmp_path: Path) -> None:
+    index = SearchIndex.open(tmp_path / "index")
+    pulls = {"cache/redis": 9, "web/tools/curl": 3, "web/nginx": 0}
+    documents: list[Document] = [*NGINX_TAGS, *[replace(r, pulls=pulls[r.name]) for r in REPOSITORIES]]
+    index.apply([(d.doc_id, d) for d in documents], {0: len(documents)})
+    assert [s.text for s in index.suggest("web", 10)] == ["web/tools/curl", "web/nginx"]
+    assert [s.text for s in index.suggest("CU", 10)] == ["web/tools/curl"]  # last segment, any case
+    assert [(s.text, s.pulls) for s in index.suggest("", 2)] == [("cache/redis", 9), ("web/tools/curl", 3)]
+    assert index.suggest("zz", 10) == []
+    assert [(s.text, s.kind) for s in index.suggest("web/nginx:", 10)] == [("web/nginx:1.25", "tag"), ("web/nginx:latest", "tag")]
+    assert [s.text for s in index.suggest("web/nginx:l", 10)] == ["web/nginx:latest"]
+    assert index.suggest("nothing:l", 10) == []
+    index.close()

@@ -203,3 +203,11 @@ def test_sort_by_name_and_by_update(client: FlaskClient) -> None:
     assert result_names(get_json(client, "/api/v1/search?q=nginx&sort=updated")) == [NGINX.name, UNTITLED.name]
     error = get_json(client, "/api/v1/search?sort=stars", 400)["error"]
     assert error["field"] == "sort" and "relevance, updated, name, pulls" in error["message"]
+
+
+def test_suggest_completes_repository_names(client: FlaskClient) -> None:
+    body = get_json(client, "/api/v1/suggest?prefix=ngi&limit=5")
+    assert body["prefix"] == "ngi"
+    assert sorted(s["text"] for s in body["suggestions"]) == [NGINX.name, UNTITLED.name]
+    assert body["suggestions"][0]["kind"] == "repository"
+    assert get_json(client, "/api/v1/suggest?limit=0", 400)["error"]["field"] == "limit"

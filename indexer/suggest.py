@@ -1,0 +1,99 @@
+"""Suggestions as you type: repository names, then ``repository:tag``, most pulled first.
+
+A prefix matches a repository name from its start or from the start of its
+last path segment (``ngi`` suggests ``library/nginx``), case-insensitively;
+a prefix with ``:`` completes the tags of the repository before it, newest
+push first. The lookup is a binary search in a sorted list of keys built once
+per searcher, so a suggestion costs a few microseconds plus its matches.
+Only ``indexer/index.py`` uses this module.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from whoosh.query import Term
+
+from indexer.schema import META_ID
+
+# Prefix matches ranked by pulls at most: a one-letter prefix of 100,000 names
+# would otherwise rank them all. Past it, the first names in order are ranked.
+MAX_RANKED = 5000
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One completion: a repository name or ``repository:tag``, with its repository's pulls."""
+
+    text: str
+    kind: Literal["repository", "tag"]
+    pulls: int
+
+
+@dataclass(frozen=True)
+class NameKeys:
+    """Every repository of one searcher, findable by name prefix."""
+
+    keys: list[tuple[str, int]]  # (lower-case name or last segment, docnum), sorted
+    names: list[str]  # by docnum
+    pulls: list[int]  # by docnum
+    by_name: dict[str, int]  # lower-case name -> docnum
+
+    @classmethod
+    def read(cls, searcher: Any) -> NameKeys:
+        """The keys of the repository index behind ``searcher``; read whole columns once."""
+        reader = searcher.reader()
+        if reader.doc_count_all() == 0:
+            return cls([], [], [], {})
+        names = list(reader.column_reader("repository"))
+        pulls = list(reader.column_reader("pulls", translate=False))
+        excluded = {searcher.document_number(id=META_ID)}
+        excluded |= {offset + d for leaf, offset in reader.leaf_readers() for d in leaf.segment().deleted_docs()}
+        keys: list[tuple[str, int]] = []
+        by_name: dict[str, int] = {}
+        for docnum, name in enumerate(names):
+            if docnum in excluded or not name:
+                continue
+            lower = name.lower()
+            by_name[lower] = docnum
+            keys.append((lower, docnum))
+            last = lower.rsplit("/", 1)[-1]
+            if last != lower:
+                keys.append((last, docnum))
+        keys.sort()
+        return cls(keys, names, pulls, by_name)
+
+    def repositories(self, prefix: str, limit: int) -> list[Suggestion]:
+        """The ``limit`` most pulled repositories whose name or last segment starts with ``prefix``."""
+        prefix = prefix.lower()
+        found: dict[int, None] = {}
+        start = bisect_left(self.keys, (prefix, -1))
+        for key, docnum in self.keys[start:]:
+            if not key.startswith(prefix) or len(found) >= MAX_RANKED:
+                break
+            found[docnum] = None
+        best = heapq.nsmallest(limit, found, key=lambda d: (-self.pulls[d], self.names[d]))
+        return [Suggestion(self.names[d], "repository", self.pulls[d]) for d in best]
+
+
+def tag_suggestions(keys: NameKeys, tag_searcher: Any, prefix: str, limit: int) -> list[Suggestion]:
+    """``repository:tag`` for the tags of the repository named before the ``:`` in ``prefix``,
+    those starting with what follows it, newest push first."""
+    repository, _, tag_prefix = prefix.partition(":")
+    docnum = keys.by_name.get(repository.lower())
+    if docnum is None:
+        return []
+    name, pulls = keys.names[docnum], keys.pulls[docnum]
+    reader = tag_searcher.reader()
+    if reader.doc_count_all() == 0:
+        return []
+    pushed = reader.column_reader("pushed", translate=False)
+    found = []
+    for tag_docnum in tag_searcher.docs_for_query(Term("repository", name)):
+        tag = tag_searcher.stored_fields(tag_docnum)["id"].rsplit(":", 1)[-1]  # tag:registry/repository:tag
+        if tag.lower().startswith(tag_prefix.lower()):
+            found.append((-pushed[tag_docnum], tag))
+    return [Suggestion(f"{name}:{tag}", "tag", pulls) for _, tag in heapq.nsmallest(limit, found)]
