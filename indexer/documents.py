@@ -46,6 +46,8 @@ class TagDocument:
     layers: tuple[str, ...] = ()
     configs: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
+    # For an index: each platform's ("linux/arm64/v8") layers in order; ``layers`` holds them all, once.
+    platform_layers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     kind = "tag"
 
@@ -106,6 +108,7 @@ def document_from_dict(data: dict[str, Any]) -> Document:
     if kind == "tag":
         for name in ("layers", "configs", "children"):
             data[name] = tuple(data.get(name, ()))
+        data["platform_layers"] = {p: tuple(layers) for p, layers in data.get("platform_layers", {}).items()}
         return TagDocument(**data)
     if kind == "repository":
         data["tags"] = tuple(data.get("tags", ()))

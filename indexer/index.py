@@ -55,11 +55,13 @@ from indexer.documents import Document, RepositoryDocument, TagDocument, documen
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.ranking import SegmentPrefix, ranked_matches
 from indexer.query_language import All as QueryAll
-from indexer.query_language import Expression, Word
+from indexer.query_language import Digest, Expression, Word
 from indexer.query_language import parse as parse_query
+from indexer.lineage import Relative, first_layers, relatives
+from indexer.spelling import corrected
 from indexer.storage import MappedFileStorage
 from indexer.suggest import NameKeys, Suggestion, tag_suggestions
-from indexer.translate import tag_join_terms, translate
+from indexer.translate import tag_condition, tag_join_terms, translate
 from indexer.schema import (
     META_ID,
     SEARCHABLE_FIELDS,
@@ -333,6 +335,32 @@ class SearchIndex:
             registries = reader.column_reader("registry")
             names = reader.column_reader("repository")
             return tag_join_terms({(registries[d], names[d]) for d in docnums})
+
+    def tags_with_digest(self, digest: Digest) -> list[TagDocument]:
+        """Every tag whose manifest, index children, configs or layers hold ``digest`` (or, for a
+        hex prefix, a digest starting with it), by repository and tag."""
+        found = self._find("tag", tag_condition(digest), limit=None)
+        return sorted((d for d in found if isinstance(d, TagDocument)), key=lambda d: (d.repository, d.tag, d.registry))
+
+    def relatives(self, image: TagDocument, direction: Literal["base", "derived"]) -> list[Relative]:
+        """The images ``image`` is built on (``base``) or that are built on it (``derived``);
+        see :mod:`indexer.lineage`."""
+        firsts = sorted(first_layers(image))
+        if not firsts:
+            return []
+        found = self._find("tag", Or([Term("digest", layer) for layer in firsts]), limit=None)
+        return relatives(image, (d for d in found if isinstance(d, TagDocument)), direction)
+
+    def tag(self, repository: str, tag: str, registry: str | None = None) -> TagDocument | None:
+        """The tag document of ``repository:tag`` (in ``registry``, else the first registry holding it)."""
+        found = [d for d in self._find("tag", Term("repository", repository), limit=None)
+                 if isinstance(d, TagDocument) and d.tag == tag and registry in (None, d.registry)]
+        return min(found, key=lambda d: d.registry, default=None)
+
+    def did_you_mean(self, q: str) -> str | None:
+        """``q`` with its unknown words spelled as repository names spell them; None when all are known."""
+        with self._using("repository") as entry:
+            return corrected(q, entry.searcher.reader(), _SCHEMAS["repository"])
 
     def suggest(self, prefix: str, limit: int) -> list[Suggestion]:
         """Completions of ``prefix``: repository names, or with a ``:`` that repository's tags

@@ -193,6 +193,11 @@ def _index_document(
         layers=_unique(layer.digest for image in images for layer in image.manifest.layers),
         configs=_unique(image.manifest.config.digest for image in images),
         children=tuple(entry.digest for entry in entries),
+        platform_layers={
+            str(platform): tuple(layer.digest for layer in image.manifest.layers)
+            for platform, image in zip(_index_platform_each(entries, images), images)
+            if platform is not None
+        },
     )
 
 
@@ -229,8 +234,12 @@ def _index_sources(index: ImageIndex, images: Sequence[_Image]) -> list[Mapping[
 
 
 def _index_platforms(entries: Sequence[Descriptor], images: Sequence[_Image]) -> list[Platform]:
-    found = (entry.platform or image.config.platform for entry, image in zip(entries, images))
-    return [p for p in found if p is not None]
+    return [p for p in _index_platform_each(entries, images) if p is not None]
+
+
+def _index_platform_each(entries: Sequence[Descriptor], images: Sequence[_Image]) -> list[Platform | None]:
+    """Each child's platform, from the index entry or else its config; None where neither says."""
+    return [entry.platform or image.config.platform for entry, image in zip(entries, images)]
 
 
 def _first_created(images: Sequence[_Image]) -> str | None:

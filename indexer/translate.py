@@ -79,7 +79,7 @@ class _Translator:
         if isinstance(expression, Phrase):
             return _phrase(expression.text, self._word_query)
         if isinstance(expression, (KeyValue, Digest)):
-            on_tags = _tag_condition(expression)
+            on_tags = tag_condition(expression)
             return self._repositories_of(on_tags) if self._kind == "repository" else on_tags
         return _field_condition(expression)
 
@@ -118,7 +118,8 @@ def _phrase(text: str, word_query: Callable[[str, bool], Query | None]) -> Query
     return Or(found) if found else None
 
 
-def _tag_condition(expression: KeyValue | Digest) -> Query:
+def tag_condition(expression: KeyValue | Digest) -> Query:
+    """``label:``, ``annotation:`` or ``digest:`` as a query on the tag index."""
     if isinstance(expression, KeyValue):
         return Term(expression.field, label_entry(expression.key, expression.value))
     if expression.algorithm is not None:

@@ -1,10 +1,13 @@
 """The JSON API under ``/api/v1/``, and how views reach the search index.
 
-``GET /api/v1/search`` answers ``{"total", "limit", "offset", "results"}``
+``GET /api/v1/search`` answers ``{"total", "limit", "offset", "results", "suggestion"}``
 with the documents as :func:`indexer.documents.document_to_dict` writes them.
 ``GET /api/v1/repositories/<name>`` answers the repository document with
 ``"tags"`` replaced by the full tag documents, newest push first.
 ``GET /api/v1/suggest`` answers ``{"prefix", "suggestions": [{"text", "kind", "pulls"}]}``.
+``GET /api/v1/digests/<digest>`` answers ``{"digest", "results": [{"registry", "repository",
+"tag", "digest", "roles"}]}``; ``GET /api/v1/images/<repository>:<tag>/base`` (and
+``/derived``) ``{"image", "direction", "results": [{..., "platform", "layers"}]}``.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from indexer.documents import document_to_dict
+from indexer.documents import TagDocument, document_to_dict
 from indexer.index import SearchIndex
+from indexer.query_language import Digest, QuerySyntaxError, field_term
 from indexer.translate import UnsupportedQuery
 from search_api.errors import ApiError
 from search_api.query import parse_repository_registry, parse_search, parse_suggest
 
 _INDEX_GETTER = "regsearch.index_getter"
+# A search finding fewer results than this offers a corrected query ("did you mean").
+SUGGEST_BELOW = 3
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -43,12 +49,14 @@ def search() -> Response:
         page = current_index().search(wanted)
     except UnsupportedQuery as error:
         raise ApiError(400, f"query parameter 'q': {error}", "q") from error
+    suggestion = current_index().did_you_mean(wanted.q) if page.total < SUGGEST_BELOW and wanted.q.strip() else None
     return jsonify(
         {
             "total": page.total,
             "limit": wanted.limit,
             "offset": wanted.offset,
             "results": [document_to_dict(doc) for doc in page.documents],
+            "suggestion": suggestion,
         }
     )
 
@@ -60,6 +68,55 @@ def suggest() -> Response:
     found = current_index().suggest(wanted.prefix, wanted.limit)
     return jsonify({"prefix": wanted.prefix,
                     "suggestions": [{"text": s.text, "kind": s.kind, "pulls": s.pulls} for s in found]})
+
+
+@blueprint.get("/digests/<path:digest>")
+def digest(digest: str) -> Response:
+    """Every tag whose manifest, index children, configs or layers hold ``digest`` (or a 12+ hex prefix)."""
+    try:
+        wanted = field_term("digest", digest)
+    except QuerySyntaxError as error:
+        raise ApiError(400, f"digest '{digest}': {error.message}", "digest") from error
+    assert isinstance(wanted, Digest)
+    results = [
+        {"registry": t.registry, "repository": t.repository, "tag": t.tag, "digest": t.digest, "roles": digest_roles(t, wanted)}
+        for t in current_index().tags_with_digest(wanted)
+    ]
+    return jsonify({"digest": digest, "results": results})
+
+
+@blueprint.get("/images/<path:image>/<any(base, derived):direction>")
+def lineage(image: str, direction: str) -> Response:
+    """The images ``image`` (``repository:tag``) is built on, or that are built on it."""
+    repository, colon, tag = image.rpartition(":")
+    if not colon or not repository or "/" in tag:
+        raise ApiError(400, f"image '{image}' is not repository:tag", "image")
+    found = current_index().tag(repository, tag, parse_repository_registry(request.args))
+    if found is None:
+        raise ApiError(404, f"image '{image}' is not in the index")
+    relatives = current_index().relatives(found, "base" if direction == "base" else "derived")
+    results = [
+        {"registry": r.image.registry, "repository": r.image.repository, "tag": r.image.tag,
+         "digest": r.image.digest, "platform": r.platform, "layers": r.layers}
+        for r in relatives
+    ]
+    return jsonify({"image": image, "direction": direction, "results": results})
+
+
+def digest_roles(tag: TagDocument, wanted: Digest) -> list[str]:
+    """What ``wanted`` is in ``tag``: its manifest, an index child, a config, a layer."""
+    def holds(digests: tuple[str, ...]) -> bool:
+        return any(_same_digest(d, wanted) for d in digests)
+
+    parts = (("manifest", (tag.digest,)), ("child", tag.children), ("config", tag.configs), ("layer", tag.layers))
+    return [role for role, digests in parts if holds(digests)]
+
+
+def _same_digest(digest: str, wanted: Digest) -> bool:
+    algorithm, _, hex_part = digest.partition(":")
+    if wanted.algorithm is not None:
+        return (algorithm, hex_part) == (wanted.algorithm, wanted.hex)
+    return hex_part.startswith(wanted.hex)
 
 
 @blueprint.get("/repositories/<path:name>")

@@ -188,3 +188,19 @@ def test_suggestions_complete_names_and_last_segments_most_pulled_first(tmp_path
     assert [s.text for s in index.suggest("web/nginx:l", 10)] == ["web/nginx:latest"]
     assert index.suggest("nothing:l", 10) == []
     index.close()
+
+
+@pytest.mark.parametrize(
+    ("q", "meant"),
+    [
+        ("ngnix", "nginx"),
+        ("redsi", "redis"),
+        ("ngnix arch:arm64", "nginx arch:arm64"),
+        ("nginx", None),  # known
+        ("proxies", None),  # a description's word, by its stem
+        ("ngi*", None),  # prefixes, fields and operators are left alone
+        ("qqqqqq", None),  # nothing near
+    ],
+)
+def test_did_you_mean_respells_unknown_words_as_names_do(index: SearchIndex, q: str, meant: str | None) -> None:
+    assert index.did_you_mean(q) == meant

@@ -211,3 +211,9 @@ def test_suggest_completes_repository_names(client: FlaskClient) -> None:
     assert sorted(s["text"] for s in body["suggestions"]) == [NGINX.name, UNTITLED.name]
     assert body["suggestions"][0]["kind"] == "repository"
     assert get_json(client, "/api/v1/suggest?limit=0", 400)["error"]["field"] == "limit"
+
+
+def test_a_search_finding_little_suggests_a_respelled_query(client: FlaskClient) -> None:
+    assert get_json(client, "/api/v1/search?q=ngnix")["suggestion"] == "nginx"
+    assert get_json(client, "/api/v1/search?q=nginx")["suggestion"] is None  # found enough
+    assert get_json(client, "/api/v1/search")["suggestion"] is None
