@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -55,7 +55,9 @@ from indexer.documents import Document, RepositoryDocument, TagDocument, documen
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.ranking import SegmentPrefix, ranked_matches
 from indexer.query_language import All as QueryAll
-from indexer.query_language import Digest, Expression, Word
+from indexer.facets import FACETS
+from indexer.facets import count as count_facet
+from indexer.query_language import Digest, Exact, Expression, KeyValue, Word
 from indexer.query_language import parse as parse_query
 from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
@@ -298,20 +300,9 @@ class SearchIndex:
         that does not parse and :class:`UnsupportedQuery` for one this index
         cannot answer yet.
         """
-        if request.language:
-            parsed = parse_query(request.q)
-            expression = _with_conditions(parsed, request.conditions)
-            if expression is None:
-                text = None
-            else:
-                # Before taking this kind's searcher: joins take the tag searcher, and
-                # searchers are always taken tag first (see apply()).
-                text = translate(expression, request.kind, _word_query, self._repositories_with_tags)
-                if text is None:
-                    return SearchPage(0, ())
-            exact_name = parsed.text if isinstance(parsed, Word) else ""
-        else:
-            text, exact_name = text_query(request.q), request.q
+        text, exact_name = self._text(request)
+        if text is False:
+            return SearchPage(0, ())
         with self._using(request.kind) as entry:
             if text is None:
                 return _page(entry, _ordered_docs(entry, request), request)
@@ -324,6 +315,33 @@ class SearchIndex:
             total, best = ranked_matches(entry.searcher, _ranked(text, exact_name), allowed,
                                          request.offset + request.limit, entry.segment_value)
             return _page(entry, best, request, total)
+
+    def facets(self, request: SearchRequest) -> dict[str, dict[str, int]]:
+        """Counts of each facet's values among ``request``'s matches (see :mod:`indexer.facets`),
+        each facet counted with every filter but its own: the arch counts are those the other
+        filters leave, so picking another architecture finds that many."""
+        counts: dict[str, dict[str, int]] = {}
+        for facet in FACETS:
+            narrowed = _without_filter(request, facet)
+            text, _ = self._text(narrowed)
+            with self._using(request.kind) as entry:
+                matches = [] if text is False else _matches(entry, text, narrowed)
+                counts[facet] = count_facet(matches, entry.searcher, facet, entry.segment_value)
+        return counts
+
+    def _text(self, request: SearchRequest) -> tuple[Query | None | Literal[False], str]:
+        """The query of ``request``'s text and conditions (None for none: every document; False
+        when nothing can match), and the name a one-word query would rank first. Joins take the
+        tag searcher, and searchers are always taken tag first (see apply()): call this holding none."""
+        if not request.language:
+            return text_query(request.q), request.q
+        parsed = parse_query(request.q)
+        exact_name = parsed.text if isinstance(parsed, Word) else ""
+        expression = _with_conditions(parsed, request.conditions)
+        if expression is None:
+            return None, exact_name
+        text = translate(expression, request.kind, _word_query, self._repositories_with_tags)
+        return (False if text is None else text), exact_name
 
     def _repositories_with_tags(self, tag_query: Query) -> Query | None:
         """The repositories, as a repository-index query, of the tags matching ``tag_query``."""
@@ -545,6 +563,30 @@ def _sorted_matches(entry: _SharedSearcher, query: Query, request: SearchRequest
     rank = entry.cached((request.sort, "rank"), lambda: {d: n for n, d in enumerate(_order(entry, request.sort))})
     matches &= rank.keys()  # the meta entry has no rank
     return len(matches), heapq.nsmallest(request.offset + request.limit, matches, key=rank.__getitem__)
+
+
+def _matches(entry: _SharedSearcher, text: Query | None, request: SearchRequest) -> list[int]:
+    """Every document matching ``text`` (every one when None) and ``request``'s arch and os filters."""
+    if text is None:
+        return _ordered_docs(entry, request)
+    allowed = _filter_set(entry, request)
+    found = entry.searcher.docs_for_query(text)
+    return [d for d in found if d in allowed] if allowed is not None else list(found)
+
+
+def _without_filter(request: SearchRequest, facet: str) -> SearchRequest:
+    """``request`` without the filter on ``facet``: the parameter, or the conditions naming it."""
+    if facet == "arch":
+        return replace(request, arch=None)
+    if facet == "os":
+        return replace(request, os=None)
+
+    def names_facet(condition: Expression) -> bool:
+        if isinstance(condition, Exact):
+            return condition.field == facet
+        return isinstance(condition, KeyValue) and condition.field == facet
+
+    return replace(request, conditions=tuple(c for c in request.conditions if not names_facet(c)))
 
 
 def _sorted_by(searcher: Any, order: str) -> list[int]:

@@ -1,6 +1,7 @@
 """The JSON API under ``/api/v1/``, and how views reach the search index.
 
-``GET /api/v1/search`` answers ``{"total", "limit", "offset", "results", "suggestion"}``
+``GET /api/v1/search`` answers ``{"total", "limit", "offset", "results", "suggestion"}`` (and
+``"facets"`` when asked)
 with the documents as :func:`indexer.documents.document_to_dict` writes them.
 ``GET /api/v1/repositories/<name>`` answers the repository document with
 ``"tags"`` replaced by the full tag documents, newest push first.
@@ -44,21 +45,24 @@ def current_index() -> SearchIndex:
 @blueprint.get("/search")
 def search() -> Response:
     """Documents of one kind matching ``q`` and the filters, one page."""
-    wanted = parse_search(request.args)
+    asked = parse_search(request.args)
+    wanted, index = asked.request, current_index()
     try:
-        page = current_index().search(wanted)
+        page = index.search(wanted)
+        facets = index.facets(wanted) if asked.facets else None
     except UnsupportedQuery as error:
         raise ApiError(400, f"query parameter 'q': {error}", "q") from error
-    suggestion = current_index().did_you_mean(wanted.q) if page.total < SUGGEST_BELOW and wanted.q.strip() else None
-    return jsonify(
-        {
-            "total": page.total,
-            "limit": wanted.limit,
-            "offset": wanted.offset,
-            "results": [document_to_dict(doc) for doc in page.documents],
-            "suggestion": suggestion,
-        }
-    )
+    suggestion = index.did_you_mean(wanted.q) if page.total < SUGGEST_BELOW and wanted.q.strip() else None
+    body = {
+        "total": page.total,
+        "limit": wanted.limit,
+        "offset": wanted.offset,
+        "results": [document_to_dict(doc) for doc in page.documents],
+        "suggestion": suggestion,
+    }
+    if facets is not None:
+        body["facets"] = facets
+    return jsonify(body)
 
 
 @blueprint.get("/suggest")

@@ -60,6 +60,14 @@ def _query_language(q: str) -> None:
         raise ValidationError(str(error)) from error
 
 
+@dataclass(frozen=True)
+class ApiSearch:
+    """``GET /api/v1/search``: the index's request, and whether facet counts are wanted too."""
+
+    request: SearchRequest
+    facets: bool = False
+
+
 def _field_value(field: str, prefix: str = "") -> Callable[[str], None]:
     """A validator: the value must read as ``field:`` followed by ``prefix`` and it does in ``q``."""
 
@@ -87,6 +95,7 @@ class _SearchSchema(Schema):
     limit = fields.Integer(load_default=DEFAULT_PAGE_SIZE, validate=_PAGE_SIZE)
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
     sort = fields.String(load_default="relevance", validate=validate.OneOf(["relevance", "updated", "name", "pulls"]))
+    facets = fields.Boolean(load_default=False)
     # The query language's fields as parameters; each value reads as after "field:" in q.
     namespace = fields.String(load_default=None, validate=_field_value("namespace"))
     registry = fields.String(load_default=None, validate=_field_value("registry"))
@@ -95,7 +104,7 @@ class _SearchSchema(Schema):
     pushed_before = fields.String(load_default=None, validate=_field_value("pushed", "<"))
 
     @post_load
-    def _build(self, data: dict[str, Any], **kwargs: Any) -> SearchRequest:
+    def _build(self, data: dict[str, Any], **kwargs: Any) -> ApiSearch:
         # An empty filter from a form means "no filter".
         data["arch"] = data["arch"] or None
         data["os"] = data["os"] or None
@@ -103,7 +112,8 @@ class _SearchSchema(Schema):
                  *(("label", value) for value in data.pop("label")),
                  ("pushed", _prefixed(">", data.pop("pushed_after"))), ("pushed", _prefixed("<", data.pop("pushed_before")))]
         conditions = tuple(field_term(name, value) for name, value in given if value)
-        return SearchRequest(language=True, conditions=conditions, **data)
+        facets = data.pop("facets")
+        return ApiSearch(SearchRequest(language=True, conditions=conditions, **data), facets)
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ def parse_docker_search(args: MultiDict[str, str]) -> DockerSearch:
     return _load(_DockerSearchSchema(), args)
 
 
-def parse_search(args: MultiDict[str, str]) -> SearchRequest:
+def parse_search(args: MultiDict[str, str]) -> ApiSearch:
     """The parameters of ``GET /api/v1/search``; ApiError 400 when invalid or unknown. ``label`` may repeat."""
     return _load(_SearchSchema(), args, repeatable=("label",))
 

@@ -11,7 +11,7 @@ import pytest
 
 from indexer.documents import Document, Platform, RepositoryDocument, TagDocument
 from indexer.index import SearchIndex, SearchRequest
-from indexer.query_language import QuerySyntaxError
+from indexer.query_language import Exact, QuerySyntaxError
 from indexer.translate import UnsupportedQuery
 
 REGISTRY = "registry.example:5000"
@@ -204,3 +204,22 @@ def test_suggestions_complete_names_and_last_segments_most_pulled_first(tmp_path
 )
 def test_did_you_mean_respells_unknown_words_as_names_do(index: SearchIndex, q: str, meant: str | None) -> None:
     assert index.did_you_mean(q) == meant
+
+
+def test_facets_count_every_match_each_without_its_own_filter(index: SearchIndex) -> None:
+    everything = index.facets(SearchRequest(language=True))
+    assert everything["arch"] == {"amd64": 2, "arm64": 2}
+    assert everything["os"] == {"linux": 3}
+    assert everything["namespace"] == {"web": 2, "cache": 1, "web/tools": 1}
+    assert everything["registry"] == {REGISTRY: 3}
+    assert everything["label"] == {}  # repository documents hold no label entries; tags do
+
+    arm = index.facets(SearchRequest(language=True, arch="arm64", conditions=(Exact("namespace", "web"),)))
+    assert arm["arch"] == {"amd64": 1, "arm64": 2}  # the namespace filter applies, not the arch one
+    assert arm["namespace"] == {"web": 2, "web/tools": 1}  # the arch filter applies, not the namespace one
+    assert arm["os"] == {"linux": 2}
+
+    tags = index.facets(SearchRequest(kind="tag", q="NOT tag:latest", language=True))
+    assert tags["label"] == {"deprecated": 1, "maintainer": 1}
+    assert tags["arch"] == {"amd64": 2, "arm64": 2}
+    assert index.facets(SearchRequest(q="zzzz", language=True))["arch"] == {}

@@ -217,3 +217,13 @@ def test_a_search_finding_little_suggests_a_respelled_query(client: FlaskClient)
     assert get_json(client, "/api/v1/search?q=ngnix")["suggestion"] == "nginx"
     assert get_json(client, "/api/v1/search?q=nginx")["suggestion"] is None  # found enough
     assert get_json(client, "/api/v1/search")["suggestion"] is None
+
+
+def test_facets_on_request(client: FlaskClient) -> None:
+    assert "facets" not in get_json(client, "/api/v1/search")
+    facets = get_json(client, "/api/v1/search?facets=true&arch=arm")["facets"]
+    assert facets["arch"] == {"amd64": 2, "arm": 1, "arm/v7": 1}  # counted without the arch filter
+    assert facets["os"] == {"linux": 1}
+    assert facets["namespace"] == {"library": 1}
+    assert set(facets) == {"arch", "os", "namespace", "registry", "label"}
+    assert get_json(client, "/api/v1/search?facets=maybe", 400)["error"]["field"] == "facets"
