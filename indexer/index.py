@@ -59,6 +59,7 @@ from indexer.facets import FACETS
 from indexer.facets import count as count_facet
 from indexer.query_language import Digest, Exact, Expression, KeyValue, Word
 from indexer.query_language import parse as parse_query
+from indexer.highlights import highlights, text_terms
 from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
 from indexer.storage import MappedFileStorage
@@ -315,6 +316,17 @@ class SearchIndex:
             total, best = ranked_matches(entry.searcher, _ranked(text, exact_name), allowed,
                                          request.offset + request.limit, entry.segment_value)
             return _page(entry, best, request, total)
+
+    def highlights(self, request: SearchRequest, documents: Sequence[Document]) -> list[dict[str, list[str]]]:
+        """For each of ``documents`` (a page of ``request``'s results), the fragments of its title and
+        description holding the query's words (see :mod:`indexer.highlights`)."""
+        text, _ = self._text(request)
+        if not text:
+            return [{} for _ in documents]
+        with self._using(request.kind) as entry:
+            terms = text_terms(text, entry.searcher.reader())
+        analyzer = _SCHEMAS[request.kind]["text"].analyzer
+        return [highlights(document, terms, analyzer) for document in documents]
 
     def facets(self, request: SearchRequest) -> dict[str, dict[str, int]]:
         """Counts of each facet's values among ``request``'s matches (see :mod:`indexer.facets`),

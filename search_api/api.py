@@ -1,7 +1,8 @@
 """The JSON API under ``/api/v1/``, and how views reach the search index.
 
 ``GET /api/v1/search`` answers ``{"total", "limit", "offset", "results", "suggestion"}`` (and
-``"facets"`` when asked)
+``"facets"`` when asked); each result carries ``"highlights"``: its title and description
+fragments holding the query's words, HTML-escaped, the words in ``<em>``
 with the documents as :func:`indexer.documents.document_to_dict` writes them.
 ``GET /api/v1/repositories/<name>`` answers the repository document with
 ``"tags"`` replaced by the full tag documents, newest push first.
@@ -57,7 +58,8 @@ def search() -> Response:
         "total": page.total,
         "limit": wanted.limit,
         "offset": wanted.offset,
-        "results": [document_to_dict(doc) for doc in page.documents],
+        "results": [{**document_to_dict(doc), "highlights": marked}
+                    for doc, marked in zip(page.documents, index.highlights(wanted, page.documents))],
         "suggestion": suggestion,
     }
     if facets is not None:

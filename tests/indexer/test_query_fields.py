@@ -223,3 +223,17 @@ def test_facets_count_every_match_each_without_its_own_filter(index: SearchIndex
     assert tags["label"] == {"deprecated": 1, "maintainer": 1}
     assert tags["arch"] == {"amd64": 2, "arm64": 2}
     assert index.facets(SearchRequest(q="zzzz", language=True))["arch"] == {}
+
+
+def test_highlights_mark_the_query_words_escaped_and_stemmed(tmp_path: Path) -> None:
+    index = SearchIndex.open(tmp_path / "index")
+    odd = repo("odd/app", (), title="Proxy <b>tools</b>", description="It proxies & caches; nothing else.")
+    index.apply([(d.doc_id, d) for d in (*REPOSITORIES, odd)], {0: 4})
+    request = SearchRequest(q="prox* OR cache", language=True)
+    page = index.search(request)
+    marked = dict(zip((d.name for d in page.documents if isinstance(d, RepositoryDocument)), index.highlights(request, page.documents)))
+    assert marked["odd/app"] == {"title": ["<em>Proxy</em> &lt;b&gt;tools&lt;/b&gt;"],
+                                 "description": ["It <em>proxies</em> &amp; <em>caches</em>; nothing else."]}
+    assert marked["web/nginx"] == {"description": ["high performance reverse <em>proxy</em> server"]}
+    assert index.highlights(SearchRequest(language=True), page.documents) == [{}] * len(page.documents)
+    index.close()

@@ -37,7 +37,8 @@ def test_healthz(client: FlaskClient) -> None:
 def test_search_defaults_to_repositories(client: FlaskClient) -> None:
     body = get_json(client, "/api/v1/search?q=nginx")
     assert (body["total"], body["limit"], body["offset"]) == (2, 25, 0)
-    assert body["results"][0] == as_json(NGINX)
+    marked = {"description": ["Official build of <em>Nginx</em>."], "title": ["<em>NGINX</em>"]}
+    assert body["results"][0] == {**as_json(NGINX), "highlights": marked}
     assert result_names(body) == ["library/nginx", "tools/nginx-untitled"]
 
 
@@ -56,7 +57,8 @@ def test_tag_results_carry_every_field(client: FlaskClient) -> None:
     body = get_json(client, "/api/v1/search?kind=tag&q=nginx")
     assert body["total"] == 2
     latest = next(r for r in body["results"] if r["tag"] == "latest")
-    assert latest == as_json(NGINX_LATEST)
+    assert latest == {**as_json(NGINX_LATEST),
+                      "highlights": {"description": ["Official build of <em>Nginx</em>."], "title": ["<em>NGINX</em>"]}}
     assert latest["kind"] == "tag"
     assert latest["platforms"] == [
         {"os": "linux", "architecture": "amd64", "variant": ""},
@@ -227,3 +229,9 @@ def test_facets_on_request(client: FlaskClient) -> None:
     assert facets["namespace"] == {"library": 1}
     assert set(facets) == {"arch", "os", "namespace", "registry", "label"}
     assert get_json(client, "/api/v1/search?facets=maybe", 400)["error"]["field"] == "facets"
+
+
+def test_results_highlight_the_query_words_in_title_and_description(client: FlaskClient) -> None:
+    result = get_json(client, "/api/v1/search?q=official builds")["results"][0]
+    assert result["name"] == NGINX.name
+    assert result["highlights"] == {"description": ["<em>Official</em> <em>build</em> of Nginx."]}
