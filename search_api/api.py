@@ -23,6 +23,7 @@ from indexer.index import SearchIndex
 from indexer.query_language import Digest, QuerySyntaxError, field_term
 from indexer.translate import UnsupportedQuery
 from search_api.errors import ApiError
+from search_api.openapi import openapi_spec
 from search_api.query import parse_repository_registry, parse_search, parse_suggest
 
 _INDEX_GETTER = "regsearch.index_getter"
@@ -65,6 +66,12 @@ def search() -> Response:
     if facets is not None:
         body["facets"] = facets
     return jsonify(body)
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of every endpoint (search_api/openapi.py)."""
+    return jsonify(openapi_spec())
 
 
 @blueprint.get("/suggest")

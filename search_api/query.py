@@ -193,3 +193,10 @@ def _detail(problem: Any) -> str:
     if isinstance(problem, Mapping):
         return "; ".join(f"value {int(n) + 1}: {_detail(p)}" if isinstance(n, int) else _detail(p) for n, p in problem.items())
     return str(problem)
+
+
+# The parameter schemas, for the OpenAPI description (search_api/openapi.py).
+DOCKER_SEARCH_SCHEMA: type[Schema] = _DockerSearchSchema
+SEARCH_SCHEMA: type[Schema] = _SearchSchema
+SUGGEST_SCHEMA: type[Schema] = _SuggestSchema
+REPOSITORY_SCHEMA: type[Schema] = _RepositorySchema
