@@ -49,7 +49,7 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.idsets import BitSet
 from whoosh.index import FileIndex
-from whoosh.query import And, AndMaybe, Or, Query, Term
+from whoosh.query import And, AndMaybe, ConstantScoreQuery, Or, Query, Term
 
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
@@ -77,7 +77,13 @@ from indexer.schema import (
 )
 from regsearch.logs import Positions
 
-EXACT_NAME_BOOST = 1000.0
+# Ranking tiers, added to text relevance (a BM25 score here stays far below 1,000): the
+# tiers of one repository add up, so each tier outranks every one below it.
+EXACT_NAME_SCORE = 4000.0
+LAST_SEGMENT_SCORE = 2000.0
+EXACT_LAST_SEGMENT_SCORE = 500.0
+PREFIX_SCORE = 1000.0
+MIN_PREFIX_TIER = 3  # shorter prefixes expand to thousands of names at 100,000 repositories
 LAYOUT_FILE = "LAYOUT"
 LAYOUT = "3: repositories/ and tags/, query-language fields, whoosh-reloaded 2.7.5\n"
 # Commit order: the repository index holds the positions and goes last.
@@ -526,11 +532,20 @@ def _field_query(name: str, text: str, prefix: bool) -> Query | None:
 
 
 def _ranked(text: Query, q: str) -> Query:
-    """``text``, with documents whose name equals the whole query ranked first."""
+    """``text``, with repositories whose name equals the whole one-word query first, then those
+    with its words in their last path segment (that segment equal to it first), then those whose
+    name or last segment starts with it."""
     key = q.strip().rstrip("*").lower()
     if not key or any(ch.isspace() for ch in key):
         return text
-    return AndMaybe(text, Term("name_key", key, boost=EXACT_NAME_BOOST))
+    tiers = [ConstantScoreQuery(Term("name_full", key), EXACT_NAME_SCORE),
+             ConstantScoreQuery(Term("name_last", key), EXACT_LAST_SEGMENT_SCORE)]
+    words = list(_SCHEMAS["repository"]["last_words"].process_text(key, mode="query"))
+    if words:
+        tiers.append(ConstantScoreQuery(And([Term("last_words", w) for w in words]), LAST_SEGMENT_SCORE))
+    if len(key) >= MIN_PREFIX_TIER:
+        tiers.append(ConstantScoreQuery(Or([SegmentPrefix("name_last", key), SegmentPrefix("name_full", key)]), PREFIX_SCORE))
+    return AndMaybe(text, Or(tiers))
 
 
 def _filter_values(request: SearchRequest) -> tuple[str | None, str | None]:

@@ -14,8 +14,10 @@ Fields:
 - ``name`` — the words of the repository path (split on ``/ - _ .``, lower
   case): ``library/nginx-proxy`` matches ``library``, ``nginx`` and ``proxy``.
   Boosted: a name match outranks a match of the same word in ``text``.
-- ``name_key`` — the whole repository name and its last path segment, lower
-  case; a query equal to one of them ranks first.
+- ``name_full``, ``name_last``, ``last_words`` — the whole repository name,
+  its last path segment, and that segment's words, lower case: the ranking
+  tiers (a query equal to the name first, then a match in the last segment,
+  then a prefix of the name or of its last segment).
 - ``text`` — every other searchable word, stemmed: tags (each tag whole and
   split into its words, as names are), title, description, and the label
   and annotation values. One field, so a query word is one posting list
@@ -93,7 +95,9 @@ def build_schema(kind: Kind) -> Schema:
         "registry": ID(stored=True, sortable=True),
         "repository": ID(stored=True, sortable=True),
         "name": TEXT(analyzer=_name_analyzer(), phrase=False, field_boost=NAME_BOOST),
-        "name_key": KEYWORD(lowercase=True),
+        "name_full": KEYWORD(lowercase=True),
+        "name_last": KEYWORD(lowercase=True),
+        "last_words": TEXT(analyzer=_name_analyzer(), phrase=False),
         "text": TEXT(analyzer=_text_analyzer(), phrase=True),  # positions: "quoted phrases"
         "arch": KEYWORD(lowercase=True),
         "os": KEYWORD(lowercase=True),
@@ -137,11 +141,6 @@ def positions_from_meta(stored: Mapping[str, Any] | None) -> dict[int, int]:
     if not stored:
         return {}
     return {int(p): int(o) for p, o in json.loads(stored["positions"]).items()}
-
-
-def name_keys(repository: str) -> str:
-    """The exact-match keys of a repository name: itself and its last segment."""
-    return f"{repository} {repository.rsplit('/', 1)[-1]}"
 
 
 def pushed_key(value: str | None) -> int:
@@ -190,7 +189,8 @@ def _repository_document_fields(doc: RepositoryDocument) -> dict[str, Any]:
 
 
 def _repository_fields(repository: str) -> dict[str, Any]:
-    return {"repository": repository, "name": repository, "name_key": name_keys(repository),
+    return {"repository": repository, "name": repository, "name_full": repository,
+            "name_last": repository.rsplit("/", 1)[-1], "last_words": repository.rsplit("/", 1)[-1],
             "namespace": " ".join(namespaces(repository))}
 
 

@@ -237,3 +237,18 @@ def test_highlights_mark_the_query_words_escaped_and_stemmed(tmp_path: Path) -> 
     assert marked["web/nginx"] == {"description": ["high performance reverse <em>proxy</em> server"]}
     assert index.highlights(SearchRequest(language=True), page.documents) == [{}] * len(page.documents)
     index.close()
+
+
+def test_ranking_tiers_exact_name_then_last_segment_then_prefix_then_elsewhere(tmp_path: Path) -> None:
+    index = SearchIndex.open(tmp_path / "index")
+    names = ["nginx", "web/nginx", "web/nginx-proxy", "nginx/tools", "other/app"]
+    documents = [RepositoryDocument(registry=REGISTRY, name=n, description="an nginx image" if n == "other/app" else "nginx "
+                                    "nginx nginx: a description repeating the word, which text relevance alone would rank first")
+                 for n in names]
+    index.apply([(d.doc_id, d) for d in documents], {0: len(documents)})
+    page = index.search(SearchRequest(q="nginx", language=True))
+    assert [d.name for d in page.documents if isinstance(d, RepositoryDocument)] == [
+        "nginx", "web/nginx", "web/nginx-proxy", "nginx/tools", "other/app"]
+    assert [d.name for d in index.search(SearchRequest(q="web/nginx")).documents if isinstance(d, RepositoryDocument)][:2] == [
+        "web/nginx", "web/nginx-proxy"]
+    index.close()
