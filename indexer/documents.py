@@ -48,6 +48,8 @@ class TagDocument:
     children: tuple[str, ...] = ()
     # For an index: each platform's ("linux/arm64/v8") layers in order; ``layers`` holds them all, once.
     platform_layers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The repository holds a signature for ``digest`` (see indexer.signatures).
+    signed: bool = False
 
     kind = "tag"
 

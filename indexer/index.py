@@ -304,8 +304,7 @@ class SearchIndex:
 
         Plain words never raise on odd text. In the query language
         (``request.language``), raises :class:`QuerySyntaxError` for a query
-        that does not parse and :class:`UnsupportedQuery` for one this index
-        cannot answer yet.
+        that does not parse.
         """
         text, exact_name = self._text(request)
         if text is False:

@@ -32,6 +32,7 @@ Fields:
 - ``digest`` — on tag documents, every digest the tag refers to (manifest,
   index children, configs, layers), as ``algorithm:hex`` and as ``hex``
   (for hex-prefix lookups).
+- ``signed`` — on tag documents, ``true`` or ``false``.
 - ``pushed`` — a sortable column only (see :func:`pushed_key`).
 - ``pushed_at`` — the same number, indexed for ``pushed:`` ranges.
 - ``pulls`` — a sortable column only: a repository's pull count (0 on tags).
@@ -106,6 +107,7 @@ def build_schema(kind: Kind) -> Schema:
         "label": TEXT(analyzer=_line_analyzer(), phrase=False),
         "annotation": TEXT(analyzer=_line_analyzer(), phrase=False),
         "digest": KEYWORD(lowercase=True),
+        "signed": KEYWORD(lowercase=True),
         "pushed_at": NUMERIC(numtype=int, bits=64, signed=True),
         # A column only: sorted on, never searched, so no terms to write and merge.
         "pushed": COLUMN(NumericColumn("q", default=0)),
@@ -176,6 +178,7 @@ def _kind_fields(doc: Document) -> dict[str, Any]:
             "label": _entries(doc.labels),
             "annotation": _entries(doc.annotations),
             "digest": _digests(doc.digest, *doc.children, *doc.configs, *doc.layers),
+            "signed": "true" if doc.signed else "false",
         }
     return _repository_document_fields(doc)
 

@@ -2,9 +2,9 @@
 
 Free words and phrases match the searchable fields as plain text does;
 fields become terms of their own index fields. On the repository index,
-``label:``, ``annotation:`` and ``digest:`` match through the tag index: a
-repository matches when one of its tags does (repository documents hold no
-digests, and only their representative tag's labels). Only
+``label:``, ``annotation:``, ``digest:`` and ``signed:`` match through the tag
+index: a repository matches when one of its tags does (repository documents
+hold no digests or signatures, and only their representative tag's labels). Only
 ``indexer/index.py`` uses this module.
 """
 
@@ -35,10 +35,6 @@ from indexer.schema import META_ID, Kind, build_schema, label_entry
 
 _EPOCH = datetime(1970, 1, 1)
 _SCHEMA = build_schema("tag")
-
-
-class UnsupportedQuery(ValueError):
-    """A valid query this index cannot answer yet; the message names the part."""
 
 
 TagJoin = Callable[[Query], Query | None]
@@ -78,7 +74,7 @@ class _Translator:
             return self._word_query(expression.text, expression.prefix)
         if isinstance(expression, Phrase):
             return _phrase(expression.text, self._word_query)
-        if isinstance(expression, (KeyValue, Digest)):
+        if isinstance(expression, (KeyValue, Digest, Signed)):
             on_tags = tag_condition(expression)
             return self._repositories_of(on_tags) if self._kind == "repository" else on_tags
         return _field_condition(expression)
@@ -118,8 +114,10 @@ def _phrase(text: str, word_query: Callable[[str, bool], Query | None]) -> Query
     return Or(found) if found else None
 
 
-def tag_condition(expression: KeyValue | Digest) -> Query:
-    """``label:``, ``annotation:`` or ``digest:`` as a query on the tag index."""
+def tag_condition(expression: KeyValue | Digest | Signed) -> Query:
+    """``label:``, ``annotation:``, ``digest:`` or ``signed:`` as a query on the tag index."""
+    if isinstance(expression, Signed):
+        return Term("signed", "true" if expression.value else "false")
     if isinstance(expression, KeyValue):
         return Term(expression.field, label_entry(expression.key, expression.value))
     if expression.algorithm is not None:
@@ -137,8 +135,6 @@ def _field_condition(expression: Expression) -> Query:
         start = None if expression.start is None else _microseconds(expression.start)
         end = None if expression.end is None else _microseconds(expression.end) - 1  # Whoosh's end is inclusive
         return NumericRange("pushed_at", start, end)
-    if isinstance(expression, Signed):
-        raise UnsupportedQuery("'signed:' is not available yet: signatures are not indexed")
     raise AssertionError(f"no translation for {expression!r}")
 
 

@@ -24,6 +24,7 @@ from indexer.documents import Document, TagDocument, repository_doc_id
 from indexer.fetch import fetch_tag_document, map_on
 from indexer.metadata import build_repository_document
 from indexer.registry import FetchedManifest, InvalidContent, NotFound
+from indexer.signatures import with_signatures
 from indexer.state import IndexerState, RepoKey, StateUpdate
 from webhooks.events import Event
 
@@ -231,6 +232,11 @@ class Worker:
                 deletes.append((key[0], key[1], tag))
                 changes.append((doc.doc_id, None))
                 changed = True
+            if changed:  # a signature tag came or went: its signed tag's flag follows
+                for tag, doc in with_signatures(tags).items():
+                    tags[tag] = doc
+                    upserts.append(doc)
+                    changes.append((doc.doc_id, doc))
             if plan.pulls:
                 pulls[key] += plan.pulls
             if changed or plan.pulls:

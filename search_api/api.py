@@ -21,7 +21,6 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from indexer.documents import TagDocument, document_to_dict
 from indexer.index import SearchIndex
 from indexer.query_language import Digest, QuerySyntaxError, field_term
-from indexer.translate import UnsupportedQuery
 from search_api.errors import ApiError
 from search_api.openapi import openapi_spec
 from search_api.query import parse_repository_registry, parse_search, parse_suggest
@@ -49,11 +48,8 @@ def search() -> Response:
     """Documents of one kind matching ``q`` and the filters, one page."""
     asked = parse_search(request.args)
     wanted, index = asked.request, current_index()
-    try:
-        page = index.search(wanted)
-        facets = index.facets(wanted) if asked.facets else None
-    except UnsupportedQuery as error:
-        raise ApiError(400, f"query parameter 'q': {error}", "q") from error
+    page = index.search(wanted)
+    facets = index.facets(wanted) if asked.facets else None
     suggestion = index.did_you_mean(wanted.q) if page.total < SUGGEST_BELOW and wanted.q.strip() else None
     body = {
         "total": page.total,

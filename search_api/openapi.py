@@ -60,6 +60,7 @@ class TagDocument(_Common):
     configs = fields.List(fields.String(), required=True)
     children = fields.List(fields.String(), required=True)
     platform_layers = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    signed = fields.Boolean(required=True)
 
 
 _HIGHLIGHTS = fields.Dict(

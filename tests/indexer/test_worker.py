@@ -6,6 +6,7 @@ import pytest
 
 from indexer.documents import RepositoryDocument, TagDocument, repository_doc_id, tag_doc_id
 from indexer.registry import InvalidContent, TransientError
+from indexer.signatures import signature_tag
 from indexer.state import MemoryState
 from indexer.worker import BatchResult, Worker
 from tests.indexer.fake_registry import FakeRegistry, image_config
@@ -141,3 +142,26 @@ def test_a_sync_of_tags_not_indexed_fetches_them_without_asking_head(registry: F
     assert {doc_id for doc_id, _ in result.changes} == {
         tag_doc_id(REG, "team/app", "1.0"), tag_doc_id(REG, "team/app", "latest"), repository_doc_id(REG, "team/app")}
     assert "head_manifest" not in [c[0] for c in registry.calls]
+
+
+def test_a_signature_tag_marks_its_tag_signed_and_unmarks_it_when_deleted(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    worker = make(registry, state)
+    run(worker, state, event("push", tag="1.0"), event("push", tag="latest"))
+    digest = registry.tag_map["team/app"]["1.0"]
+    signature = signature_tag(digest)
+    registry.push_image("team/app", tag=signature, config=image_config(), layer_seed="sig")
+
+    result = run(worker, state, event("push", tag=signature))
+    signed = {doc.tag: doc.signed for _, doc in result.changes if isinstance(doc, TagDocument)}
+    assert signed == {signature: False, "1.0": True}  # "latest" is another digest: unchanged, not re-sent
+    assert state.tags(REG, "team/app")["1.0"].signed
+
+    del registry.tag_map["team/app"][signature]
+    result = run(worker, state, event("sync"))
+    assert [(doc.tag, doc.signed) for _, doc in result.changes if isinstance(doc, TagDocument)] == [("1.0", False)]
+    assert not state.tags(REG, "team/app")["1.0"].signed
+
+
+def test_signature_tags_follow_cosigns_convention() -> None:
+    assert signature_tag("sha256:4e07") == "sha256-4e07.sig"

@@ -80,3 +80,16 @@ def test_a_query_that_does_not_parse_is_a_400_with_its_position(stack: Stack) ->
     }
     docker = stack.service.get("/v1/search", q="team AND (web")
     assert docker.status_code == 200  # the docker engine's q is plain words
+
+
+def test_pushing_a_signature_marks_the_image_signed(stack: Stack) -> None:
+    digest = stack.push_image("team/signed-app", "1.0", layers=(b"signed app\n",))
+    stack.push_image("team/unsigned-app", "1.0", layers=(b"unsigned app\n",))
+    stack.wait_names(lambda names: len(names) == 2, q="app", limit=10)
+    assert stack.names(q="signed:true") == []
+    signature = digest.replace(":", "-") + ".sig"  # cosign's tag for the signature of that digest
+    stack.push_image("team/signed-app", signature, layers=(b"a signature payload\n",))
+    assert stack.wait_names(lambda names: names == ["team/signed-app"], q="signed:true") == ["team/signed-app"]
+    tags = stack.search(q="signed:true", kind="tag")["results"]
+    assert [(t["repository"], t["tag"], t["signed"]) for t in tags] == [("team/signed-app", "1.0", True)]
+    assert stack.names(q="app NOT signed:true") == ["team/unsigned-app"]

@@ -134,10 +134,9 @@ def test_a_query_that_does_not_parse_is_400_pointing_at_the_problem(client: Flas
     assert problem in error["message"]
 
 
-def test_a_query_the_index_cannot_answer_yet_is_400(client: FlaskClient) -> None:
-    error = get_json(client, "/api/v1/search?q=signed:true", 400)["error"]
-    assert error["field"] == "q"
-    assert "'signed:' is not available yet" in error["message"]
+def test_signed_filters_on_signatures(client: FlaskClient) -> None:
+    assert get_json(client, "/api/v1/search?q=signed:true")["total"] == 0  # no signature in these documents
+    assert get_json(client, "/api/v1/search?q=signed:false")["total"] == 1  # the repository with tags
 
 
 def test_repository_with_its_tag_documents(client: FlaskClient) -> None:
