@@ -101,11 +101,14 @@ class RepositoryAnswer(RepositoryDocument):
     tags = fields.List(fields.Nested(TagDocument), required=True)
 
 
-class DigestHit(Schema):
+class _TagReference(Schema):
     registry = fields.String(required=True)
     repository = fields.String(required=True)
     tag = fields.String(required=True)
     digest = fields.String(required=True)
+
+
+class DigestHit(_TagReference):
     roles = fields.List(fields.String(validate=validate.OneOf(["manifest", "child", "config", "layer"])), required=True)
 
 
@@ -114,11 +117,7 @@ class DigestAnswer(Schema):
     results = fields.List(fields.Nested(DigestHit), required=True)
 
 
-class Relative(Schema):
-    registry = fields.String(required=True)
-    repository = fields.String(required=True)
-    tag = fields.String(required=True)
-    digest = fields.String(required=True)
+class Relative(_TagReference):
     platform = fields.String(required=True)
     layers = fields.Integer(required=True)
 

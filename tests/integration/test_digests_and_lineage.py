@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
-
-from tests.integration.stack import Stack, running_stack
-from tests.support.oci import OciBuilder
-from tests.support.registry import RegistryProcess
+from tests.integration.stack import Stack
 
 OS = b"debian base\n"
 RUNTIME = b"python runtime\n"
-
-
-@pytest.fixture
-def stack(registry_factory: Callable[..., RegistryProcess], tmp_path: Path, oci_builder: OciBuilder) -> Iterator[Stack]:
-    with running_stack(registry_factory, tmp_path, oci_builder) as s:
-        yield s
 
 
 def test_digests_find_every_tag_holding_them_and_layers_give_lineage(stack: Stack) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,12 +21,6 @@ LABELS = {
     "org.opencontainers.image.title": "Frobnicator",
     "org.opencontainers.image.description": "Frobnicates widgets at scale",
 }
-
-
-@pytest.fixture
-def stack(registry_factory: Callable[..., RegistryProcess], tmp_path: Path, oci_builder: OciBuilder) -> Iterator[Stack]:
-    with running_stack(registry_factory, tmp_path, oci_builder) as s:
-        yield s
 
 
 def test_push_makes_an_image_searchable(stack: Stack) -> None:

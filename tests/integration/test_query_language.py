@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
-
-from tests.integration.stack import Stack, running_stack
-from tests.support.oci import OciBuilder
-from tests.support.registry import RegistryProcess
+from tests.integration.stack import Stack
 
 BASE_LAYER = b"debian bookworm base layer\n"
-
-
-@pytest.fixture
-def stack(registry_factory: Callable[..., RegistryProcess], tmp_path: Path, oci_builder: OciBuilder) -> Iterator[Stack]:
-    with running_stack(registry_factory, tmp_path, oci_builder) as s:
-        yield s
 
 
 def test_fields_operators_and_phrases_find_exactly_the_pushed_images(stack: Stack) -> None:
