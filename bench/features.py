@@ -1,0 +1,187 @@
+"""The search features of issue 5 over HTTP: ``python -m bench.features``.
+
+On a kept registry (``bench/registry_cache.py``; default 10,000 repositories
+× 10 tags = 100,000 tags), a fresh ``regsearch serve`` backfills, settles,
+and then each endpoint is timed with a fixed request set drawn from the
+loaded images' own names and labels: ``/api/v1/search`` with filters and
+facets, ``/api/v1/suggest`` for prefixes of 1 to 5 letters, ``/v1/search``
+with plain words. Sequential requests give p50/p99 (after one untimed
+round); 4 clients at once give requests per second. Beside each, the simple
+alternative a client has without the feature, in the same run: facets
+computed from one unpaged search (every match fetched and counted by the
+client), suggestions as a prefix query (``q=ngi*``).
+
+Figures go to ``--output`` (JSON) and are printed as a Markdown table.
+Targets: search with facets p99 ≤ 30 ms, suggest p99 ≤ 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.corpus import debian_packages
+from bench.image_specs import ImageSpec, LoadPlan, plan_images
+from bench.machine import describe_machine
+from bench.pipeline import wait_quiet
+from bench.registry_cache import loaded_registry
+from bench.stack import BenchStack, running_stack
+from bench.stats import summary
+
+TIMEOUT_S = 60
+TARGETS_MS = {"search with facets": 30.0, "suggest": 5.0}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One timed request: which feature it stands for, the path and the parameters."""
+
+    feature: str
+    path: str
+    params: tuple[tuple[str, str], ...]
+
+
+def request_set(specs: list[ImageSpec], seed: int) -> list[Request]:
+    """The fixed requests of one run, from the images' names, words and labels."""
+    rng = random.Random(seed)
+    names = [spec.repository for spec in specs]
+    words = [w for spec in rng.sample(specs, min(40, len(specs))) for w in spec.description.split()[:3] if w.isalpha()]
+    teams = sorted({spec.team for spec in specs})
+    requests_: list[Request] = []
+    for word in rng.sample(words, min(8, len(words))):
+        requests_.append(Request("search with facets", "/api/v1/search", (("q", word.lower()), ("facets", "true"))))
+        requests_.append(Request("search, filters", "/api/v1/search",
+                                 (("q", word.lower()), ("arch", "arm64"), ("namespace", "library"))))
+        requests_.append(Request("docker /v1/search", "/v1/search", (("q", word.lower()),)))
+    for team in rng.sample(teams, min(4, len(teams))):
+        requests_.append(Request("search with facets", "/api/v1/search",
+                                 (("q", ""), ("label", f"com.example.team={team}"), ("facets", "true"))))
+        requests_.append(Request("search, filters", "/api/v1/search", (("q", f"namespace:{team} arch:amd64"),)))
+    for name in rng.sample(names, min(12, len(names))):
+        last = name.rsplit("/", 1)[-1]
+        for length in (1, 3, 5):
+            requests_.append(Request("suggest", "/api/v1/suggest", (("prefix", last[:length]),)))
+            requests_.append(Request("prefix query (suggest's alternative)", "/api/v1/search", (("q", last[:length] + "*"),)))
+    return requests_
+
+
+def _timed(session: requests.Session, base: str, request: Request) -> float:
+    began = time.perf_counter()
+    response = session.get(base + request.path, params=list(request.params), timeout=TIMEOUT_S)
+    elapsed = time.perf_counter() - began
+    response.raise_for_status()
+    return elapsed
+
+
+def _client_facets(session: requests.Session, base: str, request: Request) -> float:
+    """Facets the way a client computes them without the feature: page through every match, count."""
+    params = [p for p in request.params if p[0] != "facets"]
+    began = time.perf_counter()
+    counts: Counter[str] = Counter()
+    offset = 0
+    while True:
+        page = session.get(base + request.path, params=[*params, ("limit", "100"), ("offset", str(offset))],
+                           timeout=TIMEOUT_S).json()
+        for result in page["results"]:
+            counts.update(p["architecture"] for p in result["platforms"])
+        offset += 100
+        if offset >= page["total"]:
+            return time.perf_counter() - began
+
+
+def measure(stack: BenchStack, requests_: list[Request], rounds: int, clients: int) -> dict[str, Any]:
+    """Latency per feature (sequential rounds) and requests/s per feature (``clients`` at once)."""
+    base = stack.service.url
+    session = requests.Session()
+    for request in requests_:  # first-use costs (filters, orders, facet values) are not a request's
+        _timed(session, base, request)
+    by_feature: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for request in requests_:
+            by_feature.setdefault(request.feature, []).append(_timed(session, base, request))
+    facet_requests = [r for r in requests_ if r.feature == "search with facets"]
+    by_feature["facets counted by the client (alternative)"] = [
+        _client_facets(session, base, r) for r in facet_requests[: max(1, len(facet_requests) // 2)]
+    ]
+    figures: dict[str, Any] = {}
+    for feature, seconds in by_feature.items():
+        figures[feature] = {"latency_ms": summary(seconds, scale=1000.0)}
+    for feature in {r.feature for r in requests_}:
+        chosen = [r for r in requests_ if r.feature == feature] * rounds
+        figures[feature]["requests_per_s"] = _throughput(base, chosen, clients)
+        target = TARGETS_MS.get(feature)
+        if target is not None:
+            figures[feature]["target_p99_ms"] = target
+            figures[feature]["met"] = figures[feature]["latency_ms"]["p99"] <= target
+    return figures
+
+
+def _throughput(base: str, chosen: list[Request], clients: int) -> float:
+    sessions = [requests.Session() for _ in range(clients)]
+    began = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda pair: _timed(sessions[pair[0] % clients], base, pair[1]), enumerate(chosen)))
+    return round(len(chosen) / (time.perf_counter() - began), 1)
+
+
+def run(plan: LoadPlan, cache: Path, workdir: Path, rounds: int, clients: int, timeout_s: float) -> dict[str, Any]:
+    """Load (or reuse) the registry, backfill a fresh service, time every feature."""
+    specs = plan_images(plan, debian_packages())
+    directory, load = loaded_registry(cache, plan, specs)
+    tags = plan.repositories * plan.tags_per_repo
+    with running_stack(workdir, registry_dir=directory) as stack:
+        indexed, waited = stack.wait_indexed("tag", tags, timeout_s)
+        settled, _ = wait_quiet(stack, timeout_s=timeout_s)
+        requests_ = request_set(specs, plan.seed)
+        figures = measure(stack, requests_, rounds, clients)
+        memory = stack.service.search_process_memory_mib()
+    return {"machine": describe_machine(), "repositories": plan.repositories, "tags": tags,
+            "indexed": indexed, "backfill_s": round(waited, 1), "settled": settled, "load": load,
+            "rounds": rounds, "clients": clients, "requests": len(requests_), "features": figures,
+            "memory_mib": memory}
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures as Markdown: one row per feature."""
+    lines = [f"{results['repositories']:,} repositories, {results['tags']:,} tags; "
+             f"{results['rounds']} rounds, {results['clients']} clients for req/s", "",
+             "| feature | p50 ms | p99 ms | req/s | target p99 |", "|---|---|---|---|---|"]
+    for feature, figures in results["features"].items():
+        latency = figures["latency_ms"]
+        target = figures.get("target_p99_ms")
+        verdict = "" if target is None else f"≤ {target:g} ms: {'met' if figures['met'] else 'missed'}"
+        lines.append(f"| {feature} | {latency['median']:.2f} | {latency['p99']:.2f} | "
+                     f"{figures.get('requests_per_s', '')} | {verdict} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repositories", type=int, default=10_000)
+    parser.add_argument("--tags-per-repo", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds the backfill may take")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "regsearch-bench")
+    parser.add_argument("--workdir", type=Path, default=Path("bench-features-work"))
+    parser.add_argument("--output", type=Path, default=Path("bench/features.json"))
+    args = parser.parse_args(argv)
+    plan = LoadPlan(repositories=args.repositories, tags_per_repo=args.tags_per_repo, seed=args.seed)
+    results = run(plan, args.cache, args.workdir, args.rounds, args.clients, args.timeout)
+    args.output.write_text(json.dumps(results, indent=1) + "\n")
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
