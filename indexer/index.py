@@ -63,7 +63,7 @@ from indexer.highlights import highlights, text_terms
 from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
 from indexer.storage import MappedFileStorage
-from indexer.suggest import NameKeys, Suggestion, tag_suggestions
+from indexer.suggest import NameKeys, Suggestion, segment_name_keys, starting_with, tag_suggestions
 from indexer.translate import tag_condition, tag_join_terms, translate
 from indexer.schema import (
     META_ID,
@@ -83,7 +83,8 @@ EXACT_NAME_SCORE = 4000.0
 LAST_SEGMENT_SCORE = 2000.0
 EXACT_LAST_SEGMENT_SCORE = 500.0
 PREFIX_SCORE = 1000.0
-MIN_PREFIX_TIER = 3  # shorter prefixes expand to thousands of names at 100,000 repositories
+MIN_PREFIX_TIER = 3  # shorter prefixes start thousands of names at 100,000 repositories
+MAX_PREFIX_TIER = 20_000  # a prefix starting more names than this ranks none of them higher
 LAYOUT_FILE = "LAYOUT"
 LAYOUT = "3: repositories/ and tags/, query-language fields, whoosh-reloaded 2.7.5\n"
 # Commit order: the repository index holds the positions and goes last.
@@ -319,7 +320,8 @@ class SearchIndex:
                 total, best = _sorted_matches(entry, text, request, allowed)
                 return _page(entry, best, request, total)
             total, best = ranked_matches(entry.searcher, _ranked(text, exact_name), allowed,
-                                         request.offset + request.limit, entry.segment_value)
+                                         request.offset + request.limit, entry.segment_value,
+                                         _prefix_bonus(entry, exact_name))
             return _page(entry, best, request, total)
 
     def highlights(self, request: SearchRequest, documents: Sequence[Document]) -> list[dict[str, list[str]]]:
@@ -532,19 +534,39 @@ def _field_query(name: str, text: str, prefix: bool) -> Query | None:
 
 def _ranked(text: Query, q: str) -> Query:
     """``text``, with repositories whose name equals the whole one-word query first, then those
-    with its words in their last path segment (that segment equal to it first), then those whose
-    name or last segment starts with it."""
-    key = q.strip().rstrip("*").lower()
-    if not key or any(ch.isspace() for ch in key):
+    with its words in their last path segment (that segment equal to it first); the prefix tier
+    is a bonus (:func:`_prefix_bonus`)."""
+    key = _tier_key(q)
+    if not key:
         return text
     tiers = [ConstantScoreQuery(Term("name_full", key), EXACT_NAME_SCORE),
              ConstantScoreQuery(Term("name_last", key), EXACT_LAST_SEGMENT_SCORE)]
     words = list(_SCHEMAS["repository"]["last_words"].process_text(key, mode="query"))
     if words:
         tiers.append(ConstantScoreQuery(And([Term("last_words", w) for w in words]), LAST_SEGMENT_SCORE))
-    if len(key) >= MIN_PREFIX_TIER:
-        tiers.append(ConstantScoreQuery(Or([SegmentPrefix("name_last", key), SegmentPrefix("name_full", key)]), PREFIX_SCORE))
     return AndMaybe(text, Or(tiers))
+
+
+def _tier_key(q: str) -> str:
+    """The one-word query the ranking tiers compare names with; empty for several words."""
+    key = q.strip().rstrip("*").lower()
+    return "" if any(ch.isspace() for ch in key) else key
+
+
+def _prefix_bonus(entry: _SharedSearcher, q: str) -> dict[int, float] | None:
+    """The documents whose repository name or its last segment starts with the one-word query,
+    each with the prefix tier's score: from each segment's sorted names, where a Whoosh prefix
+    query would expand to thousands of names for "lib" at 100,000 repositories."""
+    key = _tier_key(q)
+    if len(key) < MIN_PREFIX_TIER:
+        return None
+    bonus: dict[int, float] = {}
+    for leaf, offset in entry.searcher.reader().leaf_readers():
+        keys = entry.segment_value(("names", str(leaf.segment().segment_id())), lambda: segment_name_keys(leaf))
+        bonus.update(dict.fromkeys((offset + docnum for docnum in starting_with(keys, key)), PREFIX_SCORE))
+        if len(bonus) > MAX_PREFIX_TIER:
+            return None
+    return bonus
 
 
 def _filter_values(request: SearchRequest) -> tuple[str | None, str | None]:

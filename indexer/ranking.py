@@ -11,7 +11,7 @@ walking each segment's matcher tree once with :class:`BlockScoring`
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -37,11 +37,14 @@ Cache = Callable[[tuple[str, ...], Callable[[], Any]], Any]
 """``cache(key, compute)``: ``compute()``'s value for ``key``, computed once per searcher."""
 
 
-def ranked_matches(searcher: Any, query: Query, allowed: Any, wanted: int, cached: Cache) -> tuple[int, list[int]]:
+def ranked_matches(
+    searcher: Any, query: Query, allowed: Any, wanted: int, cached: Cache, bonus: Mapping[int, float] | None = None
+) -> tuple[int, list[int]]:
     """How many documents match ``query`` (those in ``allowed`` when given), and the best ``wanted``.
 
     Best is Whoosh's order: highest score first, then lowest document number;
-    the scores are Whoosh's own, to the last bit (see :class:`BlockScoring`).
+    the scores are Whoosh's own, to the last bit (see :class:`BlockScoring`),
+    plus ``bonus`` (index document number -> score) for the matches it names.
     Every match is counted, where ``searcher.search(..., limit=n)`` would
     prune matches that cannot reach the top ``n`` from its count.
     """
@@ -51,6 +54,9 @@ def ranked_matches(searcher: Any, query: Query, allowed: Any, wanted: int, cache
         scores = BlockScoring(_lengths_of(cached, leaf)).scores(query.matcher(leaf, context))
         if allowed is not None:
             scores = {docnum: score for docnum, score in scores.items() if offset + docnum in allowed}
+        for docnum, extra in (bonus or {}).items():
+            if docnum - offset in scores:
+                scores[docnum - offset] += extra
         total += len(scores)
         best += _best(scores, offset, wanted)
     best.sort()

@@ -79,6 +79,33 @@ class NameKeys:
         return [Suggestion(self.names[d], "repository", self.pulls[d]) for d in best]
 
 
+def segment_name_keys(reader: Any) -> list[tuple[str, int]]:
+    """One segment's (lower-case name or last segment, segment document number), sorted.
+
+    Per segment, so a commit costs only its new segment's keys; deleted
+    documents stay in (callers only look up documents that matched).
+    """
+    if reader.doc_count_all() == 0 or not reader.has_column("repository"):
+        return []
+    keys: list[tuple[str, int]] = []
+    for docnum, name in enumerate(reader.column_reader("repository")):
+        if name:
+            lower = name.lower()
+            keys.append((lower, docnum))
+            last = lower.rsplit("/", 1)[-1]
+            if last != lower:
+                keys.append((last, docnum))
+    keys.sort()
+    return keys
+
+
+def starting_with(keys: list[tuple[str, int]], prefix: str) -> list[int]:
+    """The document numbers in ``keys`` (see :func:`segment_name_keys`) whose key starts with ``prefix``."""
+    start = bisect_left(keys, (prefix, -1))
+    end = bisect_left(keys, (prefix + "\U0010ffff", -1))
+    return [docnum for _, docnum in keys[start:end]]
+
+
 def tag_suggestions(keys: NameKeys, tag_searcher: Any, prefix: str, limit: int) -> list[Suggestion]:
     """``repository:tag`` for the tags of the repository named before the ``:`` in ``prefix``,
     those starting with what follows it, newest push first."""
