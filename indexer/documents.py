@@ -72,6 +72,10 @@ class RepositoryDocument:
     pushed: str | None = None
     size: int = 0
     pulls: int = 0
+    # Pulls on the last 7 and 30 days when the document was built, and per tag (indexer.popularity).
+    pulls_7d: int = 0
+    pulls_30d: int = 0
+    tag_pulls: dict[str, int] = field(default_factory=dict)
 
     kind = "repository"
 

@@ -562,6 +562,8 @@ def _prefix_bonus(entry: _SharedSearcher, q: str) -> dict[int, float] | None:
         return None
     bonus: dict[int, float] = {}
     for leaf, offset in entry.searcher.reader().leaf_readers():
+        if leaf.segment() is None:  # an empty index's reader has no segment
+            continue
         keys = entry.segment_value(("names", str(leaf.segment().segment_id())), lambda: segment_name_keys(leaf))
         bonus.update(dict.fromkeys((offset + docnum for docnum in starting_with(keys, key)), PREFIX_SCORE))
         if len(bonus) > MAX_PREFIX_TIER:

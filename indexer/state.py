@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from indexer.documents import TagDocument, document_from_dict, document_to_dict
+from indexer.popularity import PullHistory
 from regsearch.logs import Log, Message, behind, next_positions
 
 RepoKey = tuple[str, str]  # (registry, repository)
@@ -30,6 +31,11 @@ class StateUpdate:
     deletes: tuple[tuple[str, str, str], ...] = ()  # (registry, repository, tag)
     pulls: Mapping[RepoKey, int] = field(default_factory=dict)
     pulls_through: Mapping[RepoKey, int] = field(default_factory=dict)
+    # The same pulls by UTC day and by tag (indexer.popularity), counted under the same guard.
+    pull_days: Mapping[RepoKey, Mapping[str, int]] = field(default_factory=dict)
+    tag_pulls: Mapping[RepoKey, Mapping[str, int]] = field(default_factory=dict)
+    # Days before this one (YYYY-MM-DD) are dropped from every repository's history.
+    keep_from: str = ""
 
 
 class IndexerState(ABC):
@@ -42,6 +48,10 @@ class IndexerState(ABC):
     @abstractmethod
     def pulls(self, registry: str, repository: str) -> int:
         """Pulls counted so far for a repository."""
+
+    @abstractmethod
+    def pull_history(self, registry: str, repository: str) -> PullHistory:
+        """A repository's pulls by day (the last 30 kept) and by tag."""
 
     @abstractmethod
     def repositories(self, registry: str) -> set[str]:
@@ -73,16 +83,20 @@ class RepositoryState:
     tags: dict[str, TagDocument] = field(default_factory=dict)
     pulls: int = 0
     pulls_through: int = 0
+    history: PullHistory = field(default_factory=PullHistory)
 
     def to_json(self) -> bytes:
         tags = {tag: document_to_dict(doc) for tag, doc in self.tags.items()}
-        return json.dumps({"tags": tags, "pulls": self.pulls, "pulls_through": self.pulls_through}).encode()
+        return json.dumps({"tags": tags, "pulls": self.pulls, "pulls_through": self.pulls_through,
+                           "days": dict(self.history.days), "tag_pulls": dict(self.history.tags)}).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> RepositoryState:
         data = json.loads(raw)
         tags = {tag: document_from_dict(doc) for tag, doc in data["tags"].items()}
-        return cls({t: d for t, d in tags.items() if isinstance(d, TagDocument)}, data["pulls"], data["pulls_through"])
+        history = PullHistory(data.get("days", {}), data.get("tag_pulls", {}))  # absent before popularity
+        return cls({t: d for t, d in tags.items() if isinstance(d, TagDocument)}, data["pulls"], data["pulls_through"],
+                   history)
 
 
 class MemoryState(IndexerState):
@@ -103,6 +117,10 @@ class MemoryState(IndexerState):
         repo = self._repos.get((registry, repository))
         return repo.pulls_through if repo else 0
 
+    def pull_history(self, registry: str, repository: str) -> PullHistory:
+        repo = self._repos.get((registry, repository))
+        return repo.history if repo else PullHistory()
+
     def repositories(self, registry: str) -> set[str]:
         return {repo for (reg, repo), state in self._repos.items() if reg == registry and state.tags}
 
@@ -116,18 +134,25 @@ class MemoryState(IndexerState):
         def touch(key: RepoKey) -> RepositoryState:
             if key not in changed:
                 old = self._repos.get(key, RepositoryState())
-                changed[key] = RepositoryState(dict(old.tags), old.pulls, old.pulls_through)
+                changed[key] = RepositoryState(dict(old.tags), old.pulls, old.pulls_through, old.history)
             return changed[key]
 
         for doc in update.upserts:
             touch((doc.registry, doc.repository)).tags[doc.tag] = doc
         for registry, repository, tag in update.deletes:
-            touch((registry, repository)).tags.pop(tag, None)
+            repo = touch((registry, repository))
+            repo.tags.pop(tag, None)
+            repo.history = PullHistory(repo.history.days, {t: n for t, n in repo.history.tags.items() if t != tag})
         for key, count in update.pulls.items():
             through = update.pulls_through.get(key, 0)
             if through > self.pulls_through(*key):
                 repo = touch(key)
                 repo.pulls, repo.pulls_through = repo.pulls + count, through
+                repo.history = repo.history.plus(update.pull_days.get(key, {}), update.tag_pulls.get(key, {}))
+        if update.keep_from:
+            for key, repo in changed.items():
+                repo.history = PullHistory({d: n for d, n in repo.history.days.items() if d >= update.keep_from},
+                                           repo.history.tags)
         return changed
 
 

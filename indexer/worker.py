@@ -16,13 +16,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Protocol
 
 from indexer.documents import Document, TagDocument, repository_doc_id
 from indexer.fetch import fetch_tag_document, map_on
 from indexer.metadata import build_repository_document
+from indexer.popularity import KEEP_DAYS, day_of, first_day
 from indexer.registry import FetchedManifest, InvalidContent, NotFound
 from indexer.signatures import with_signatures
 from indexer.state import IndexerState, RepoKey, StateUpdate
@@ -77,6 +78,8 @@ class RepositoryPlan:
     tags: dict[str, TagHint] = field(default_factory=dict)
     deleted_digests: set[str] = field(default_factory=set)
     pulls: int = 0
+    pull_days: Counter[str] = field(default_factory=Counter)
+    tag_pulls: Counter[str] = field(default_factory=Counter)
 
 
 Unchanged = object()
@@ -87,13 +90,19 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def plan_batch(events: Iterable[Event]) -> dict[RepoKey, RepositoryPlan]:
-    """Group events by repository and reduce them to what must be checked."""
+def plan_batch(events: Iterable[Event], now: str = "") -> dict[RepoKey, RepositoryPlan]:
+    """Group events by repository and reduce them to what must be checked.
+
+    A pull counts on its timestamp's UTC day (``now``'s when it has none).
+    """
     plans: dict[RepoKey, RepositoryPlan] = {}
     for event in events:
         plan = plans.setdefault((event.registry, event.repository), RepositoryPlan())
         if event.action == "pull":
             plan.pulls += 1
+            plan.pull_days[day_of(event.timestamp, now or utc_now())] += 1
+            if event.tag is not None:
+                plan.tag_pulls[event.tag] += 1
         elif event.action == "sync" and event.tag is None:
             plan.full_sync = True
         elif event.tag is not None:
@@ -132,7 +141,7 @@ class Worker:
         nothing of the batch may be committed then.
         """
         foreign = [e for e in events if e.registry != self._registry]
-        plans = plan_batch(e for e in events if e.registry == self._registry)
+        plans = plan_batch((e for e in events if e.registry == self._registry), self._now())
         known = {key: self._state.tags(*key) for key in plans}
         listed = self._list_tags({k: p for k, p in plans.items() if p.full_sync})
         work = [
@@ -240,15 +249,27 @@ class Worker:
             if plan.pulls:
                 pulls[key] += plan.pulls
             if changed or plan.pulls:
-                changes.append(self._repository_change(key, tags, plan.pulls))
+                changes.append(self._repository_change(key, tags, plan))
         through = {key: pulls_through.get(key, 0) for key in pulls}
-        update = StateUpdate(tuple(upserts), tuple(deletes), dict(pulls), through)
+        update = StateUpdate(
+            tuple(upserts), tuple(deletes), dict(pulls), through,
+            pull_days={key: dict(plans[key].pull_days) for key in pulls},
+            tag_pulls={key: dict(plans[key].tag_pulls) for key in pulls},
+            keep_from=first_day(self._today(), KEEP_DAYS),
+        )
         return BatchResult(tuple(changes), update, tuple(dead))
 
-    def _repository_change(self, key: RepoKey, tags: dict[str, TagDocument], new_pulls: int) -> Change:
+    def _repository_change(self, key: RepoKey, tags: dict[str, TagDocument], plan: RepositoryPlan) -> Change:
         doc_id = repository_doc_id(*key)
         if not tags:
             return (doc_id, None)
-        pulls = self._state.pulls(*key) + new_pulls
+        pulls = self._state.pulls(*key) + plan.pulls
+        history = self._state.pull_history(*key).plus(plan.pull_days, plan.tag_pulls)
+        today = self._today()
         ordered = [tags[t] for t in sorted(tags)]
-        return (doc_id, build_repository_document(key[0], key[1], ordered, pulls))
+        doc = build_repository_document(key[0], key[1], ordered, pulls)
+        return (doc_id, replace(doc, pulls_7d=history.within(today, 7), pulls_30d=history.within(today, 30),
+                                tag_pulls={t: n for t, n in sorted(history.tags.items()) if t in tags}))
+
+    def _today(self) -> str:
+        return day_of(self._now(), utc_now())

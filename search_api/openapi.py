@@ -46,7 +46,10 @@ class _Common(Schema):
 class RepositoryDocument(_Common):
     name = fields.String(required=True)
     tags = fields.List(fields.String(), required=True)
-    pulls = fields.Integer(required=True)
+    pulls = fields.Integer(required=True, metadata={"description": "pull notifications counted, all time"})
+    pulls_7d = fields.Integer(required=True, metadata={"description": "pulls on the 7 UTC days up to the last update"})
+    pulls_30d = fields.Integer(required=True, metadata={"description": "pulls on the 30 UTC days up to the last update"})
+    tag_pulls = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 class TagDocument(_Common):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
-from whoosh.query import Prefix, Query, Term
+from whoosh.query import AndMaybe, ConstantScoreQuery, Or, Prefix, Query, Term
 
 import indexer.index
 from indexer.documents import Document, Platform, RepositoryDocument
@@ -50,10 +50,20 @@ def whoosh_ranking(index_dir: Path, q: str, arch: str | None = None) -> tuple[in
     try:
         with ix.searcher() as searcher:
             allowed = None if arch is None else {hit.docnum for hit in searcher.search(Term("arch", arch), limit=None)}
-            hits = searcher.search(indexer.index._ranked(text, q), limit=None, filter=allowed)
+            hits = searcher.search(reference_query(text, q), limit=None, filter=allowed)
             return len(hits), [json.loads(hit["document"])["name"] for hit in hits]
     finally:
         ix.close()
+
+
+def reference_query(text: Query, q: str) -> Query:
+    """The ranked query with its prefix tier as a Whoosh query (the index adds it as a bonus instead)."""
+    ranked = indexer.index._ranked(text, q)
+    key = indexer.index._tier_key(q)
+    if len(key) < indexer.index.MIN_PREFIX_TIER:
+        return ranked
+    prefix = Or([Prefix("name_last", key), Prefix("name_full", key)])
+    return AndMaybe(ranked, ConstantScoreQuery(prefix, indexer.index.PREFIX_SCORE))
 
 
 def page(index: SearchIndex, q: str, limit: int = 25, offset: int = 0, arch: str | None = None) -> tuple[int, list[str]]:

@@ -55,6 +55,25 @@ def test_pulls_count_once_per_offset_mark(factory: StateFactory) -> None:
     assert again.pulls(REG, "never") == 0
 
 
+def test_pull_history_by_day_and_tag_counts_once_and_keeps_thirty_days(factory: StateFactory) -> None:
+    state = factory()
+    state.apply(StateUpdate(upserts=(tag("a", "1"), tag("a", "2"))))
+    key = (REG, "a")
+    batch = StateUpdate(pulls={key: 3}, pulls_through={key: 10}, pull_days={key: {"2026-10-01": 1, "2026-11-27": 2}},
+                        tag_pulls={key: {"1": 2, "2": 1}})
+    state.apply(batch)
+    state.apply(batch)  # a replay counts nothing
+    state.apply(StateUpdate(pulls={key: 1}, pulls_through={key: 11}, pull_days={key: {"2026-11-28": 1}},
+                            tag_pulls={key: {"1": 1}}, keep_from="2026-10-30"))
+    state.apply(StateUpdate(deletes=((REG, "a", "2"),)))
+    again = factory()
+    history = again.pull_history(REG, "a")
+    assert dict(history.days) == {"2026-11-27": 2, "2026-11-28": 1}  # 2026-10-01 is past thirty days
+    assert dict(history.tags) == {"1": 3}  # the deleted tag's count goes with it
+    assert (history.within("2026-11-28", 7), again.pulls(REG, "a")) == (3, 4)
+    assert dict(again.pull_history(REG, "never").days) == {}
+
+
 def test_a_second_indexer_sees_the_first_ones_writes_after_refresh() -> None:
     log = MemoryLog(partitions=2)
     first, second = LogState(log), LogState(log)

@@ -165,3 +165,23 @@ def test_a_signature_tag_marks_its_tag_signed_and_unmarks_it_when_deleted(regist
 
 def test_signature_tags_follow_cosigns_convention() -> None:
     assert signature_tag("sha256:4e07") == "sha256-4e07.sig"
+
+
+def pull(tag: str | None, timestamp: str, number: int) -> Event:
+    return Event(f"pull-{number}", "pull", REG, "team/app", tag=tag, digest=None if tag else "sha256:x",
+                 timestamp=timestamp)
+
+
+def test_pulls_count_per_tag_and_over_the_last_7_and_30_days(registry: FakeRegistry) -> None:
+    state = MemoryState()
+    worker = make(registry, state)
+    run(worker, state, event("push", tag="1.0"), event("push", tag="latest"))
+    pulls = [pull("latest", "2026-11-28T09:00:00Z", 1), pull("latest", "2026-11-23T09:00:00Z", 2),
+             pull("1.0", "2026-11-10T09:00:00Z", 3), pull(None, "2026-10-01T09:00:00Z", 4)]
+    result = worker.process(pulls, {(REG, "team/app"): 100})
+    state.apply(result.state)
+    [(_, repo)] = result.changes
+    assert isinstance(repo, RepositoryDocument)
+    assert (repo.pulls, repo.pulls_7d, repo.pulls_30d) == (4, 2, 3)  # NOW is 2026-11-28
+    assert repo.tag_pulls == {"1.0": 1, "latest": 2}
+    assert dict(state.pull_history(REG, "team/app").days) == {"2026-11-28": 1, "2026-11-23": 1, "2026-11-10": 1}
