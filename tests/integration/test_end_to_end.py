@@ -70,7 +70,11 @@ def test_pulls_are_counted(stack: Stack) -> None:
     accept = "application/vnd.oci.image.manifest.v1+json"
     for _ in range(3):
         requests.get(f"{stack.registry.url}/v2/popular/app/manifests/1", headers={"Accept": accept}, timeout=5)
-    stack.service.wait_for("/api/v1/repositories/popular/app", lambda r: r["pulls"] == 3)
+    repo = stack.service.wait_for("/api/v1/repositories/popular/app", lambda r: r["pulls"] == 3)
+    assert (repo["pulls_7d"], repo["pulls_30d"], repo["tag_pulls"]) == (3, 3, {"1": 3})
+    stack.push_image("quiet/app", "1")
+    stack.wait_names(lambda n: "quiet/app" in n, q="app")
+    assert stack.names(q="app", sort="pulls") == ["popular/app", "quiet/app"]
 
 
 def test_pushed_while_down_is_found_by_the_reconciler(
