@@ -11,6 +11,8 @@ walking each segment's matcher tree once with :class:`BlockScoring`
 from __future__ import annotations
 
 import heapq
+import math
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
@@ -30,8 +32,9 @@ from whoosh.reading import SegmentReader
 from whoosh.scoring import BM25FScorer
 from whoosh.util.numeric import byte_to_length
 
-# Whoosh's Or preloads a union of many clauses into an array, unscored for a
-# prefix, in a segment of at most this many documents (whoosh.query.compound).
+# Popularity's share of the score: log(1 + pulls) times this. A BM25F score here is 5-30, so
+# 1,000 pulls (log ~6.9) weigh like a few more matching words; the ranking tiers (1,000+) stay apart.
+POPULARITY_WEIGHT = 1.0
 
 Cache = Callable[[tuple[str, ...], Callable[[], Any]], Any]
 """``cache(key, compute)``: ``compute()``'s value for ``key``, computed once per searcher."""
@@ -57,10 +60,28 @@ def ranked_matches(
         for docnum, extra in (bonus or {}).items():
             if docnum - offset in scores:
                 scores[docnum - offset] += extra
+        segment = leaf.reader().segment()
+        boosts = None if segment is None else cached(
+            ("popularity", str(segment.segment_id())), lambda: popularity_boosts(leaf.reader())
+        )
+        if boosts is not None:
+            for docnum in scores:
+                scores[docnum] += boosts[docnum]
         total += len(scores)
         best += _best(scores, offset, wanted)
     best.sort()
     return total, [docnum for _, docnum in best[:wanted]]
+
+
+def popularity_boosts(reader: Any) -> array[float] | None:
+    """Each document's popularity boost in one segment, ``POPULARITY_WEIGHT * log(1 + pulls)``;
+    None when nothing in it was pulled (the boost then costs nothing)."""
+    if not reader.has_column("pulls"):
+        return None
+    pulls = list(reader.column_reader("pulls", translate=False))
+    if not any(pulls):
+        return None
+    return array("d", (POPULARITY_WEIGHT * math.log1p(n) for n in pulls))
 
 
 def _best(scores: dict[int, float], offset: int, wanted: int) -> list[tuple[float, int]]:

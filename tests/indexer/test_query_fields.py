@@ -249,3 +249,15 @@ def test_ranking_tiers_exact_name_then_last_segment_then_prefix_then_elsewhere(t
     assert [d.name for d in index.search(SearchRequest(q="web/nginx")).documents if isinstance(d, RepositoryDocument)][:2] == [
         "web/nginx", "web/nginx-proxy"]
     index.close()
+
+
+def test_popularity_lifts_a_match_within_its_tier(tmp_path: Path) -> None:
+    index = SearchIndex.open(tmp_path / "index")
+    same = "a small web server"
+    documents = [RepositoryDocument(registry=REGISTRY, name=n, description=same, pulls=p)
+                 for n, p in (("a/first", 0), ("b/second", 5000), ("server", 0))]
+    index.apply([(d.doc_id, d) for d in documents], {0: 3})
+    page = index.search(SearchRequest(q="server", language=True))
+    # the exact name still wins; of two equal text matches, the pulled one comes first
+    assert [d.name for d in page.documents if isinstance(d, RepositoryDocument)] == ["server", "b/second", "a/first"]
+    index.close()
