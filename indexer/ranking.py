@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -35,6 +35,8 @@ from whoosh.util.numeric import byte_to_length
 # Popularity's share of the score: log(1 + pulls) times this. A BM25F score here is 5-30, so
 # 1,000 pulls (log ~6.9) weigh like a few more matching words; the ranking tiers (1,000+) stay apart.
 POPULARITY_WEIGHT = 1.0
+# A leaf is read by skipping to each candidate when it has this many posting bytes per candidate.
+_SKIP_RATIO = 16
 
 Cache = Callable[[tuple[str, ...], Callable[[], Any]], Any]
 """``cache(key, compute)``: ``compute()``'s value for ``key``, computed once per searcher."""
@@ -128,25 +130,50 @@ class BlockScoring:
     def __init__(self, lengths: Callable[[str], bytes]) -> None:
         self._lengths = lengths
 
-    def scores(self, matcher: Any) -> dict[int, float]:
-        """Segment document number -> score of every posting ``matcher`` has not passed yet."""
+    def scores(self, matcher: Any, within: Collection[int] | None = None) -> dict[int, float]:
+        """Segment document number -> score of every posting ``matcher`` has not passed yet
+        (of those ``within``, when given: an intersection scores its wider side only where its
+        narrower side matched, so "gosop slim" does not score every "slim")."""
         kind = type(matcher)
         if kind is UnionMatcher:
-            return _union(self.scores(matcher.a), self.scores(matcher.b))
+            return _union(self.scores(matcher.a, within), self.scores(matcher.b, within))
         if kind is IntersectionMatcher:
-            a, b = self.scores(matcher.a), self.scores(matcher.b)
+            narrow_first = _size(matcher.a) <= _size(matcher.b)
+            first, second = (matcher.a, matcher.b) if narrow_first else (matcher.b, matcher.a)
+            narrow = self.scores(first, within)
+            wide = self.scores(second, narrow.keys()) if narrow else {}
+            a, b = (narrow, wide) if narrow_first else (wide, narrow)
             return {docnum: a[docnum] + b[docnum] for docnum in a.keys() & b.keys()}
         if kind is AndMaybeMatcher:
-            return _maybe(self.scores(matcher.a), self.scores(matcher.b))
+            required = self.scores(matcher.a, within)
+            return _maybe(required, self.scores(matcher.b, required.keys()) if required else {})
         if kind is WrappingMatcher or kind is FilterMatcher:
-            return self._wrapped(matcher)
+            return self._wrapped(matcher, within)
         if kind is W3LeafMatcher and type(matcher.scorer) is BM25FScorer:
-            return self._postings(matcher)
+            if within is not None and len(within) * _SKIP_RATIO < _posting_bytes(matcher):
+                return self._skipping(matcher, within)
+            return _only(self._postings(matcher), within)
         if kind is ArrayUnionMatcher:
-            return self._array_union(matcher)
+            return _only(self._array_union(matcher), within)
         if kind is ListMatcher and matcher._scorer is None and matcher._all_weights:
-            return dict.fromkeys(matcher._ids[matcher._i :], float(matcher._all_weights))
-        return _one_by_one(matcher)
+            return _only(dict.fromkeys(matcher._ids[matcher._i :], float(matcher._all_weights)), within)
+        return _only(_one_by_one(matcher), within)
+
+    def _skipping(self, leaf: Any, within: Collection[int]) -> dict[int, float]:
+        """The scores of ``leaf``'s postings at the documents ``within``, skipping to each (Whoosh
+        skips whole blocks by their last id): the same floats :meth:`_postings` computes."""
+        lengths, bm25 = self._lengths(leaf.term()[0]), leaf.scorer._score
+        scores: dict[int, float] = {}
+        for docnum in sorted(within):
+            if not leaf.is_active():
+                break
+            if leaf.id() < docnum:
+                leaf.skip_to(docnum)
+                if not leaf.is_active():
+                    break
+            if leaf.id() == docnum:
+                scores[docnum] = bm25(leaf.weight(), byte_to_length(lengths[docnum]))
+        return scores
 
     def _array_union(self, matcher: Any) -> dict[int, float]:
         """Whoosh's many-clause union (a prefix's expansions in a segment under 5,000 documents):
@@ -164,8 +191,8 @@ class BlockScoring:
                 scores[docnum] = scores.get(docnum, 0.0) + score * boost
         return scores
 
-    def _wrapped(self, matcher: Any) -> dict[int, float]:
-        child, boost = self.scores(matcher.child), matcher.boost
+    def _wrapped(self, matcher: Any, within: Collection[int] | None = None) -> dict[int, float]:
+        child, boost = self.scores(matcher.child, within), matcher.boost
         if type(matcher) is FilterMatcher:
             ids, exclude = matcher._ids, matcher._exclude
             child = {docnum: score for docnum, score in child.items() if (docnum in ids) != exclude}
@@ -213,6 +240,37 @@ def _remaining_ids(matcher: Any) -> list[int]:
         found += _block_ids(matcher)
         matcher._next_block()
     return found
+
+
+def _only(scores: dict[int, float], within: Collection[int] | None) -> dict[int, float]:
+    return scores if within is None else {docnum: score for docnum, score in scores.items() if docnum in within}
+
+
+def _size(matcher: Any) -> float:
+    """A rough size of what ``matcher`` can match (posting bytes): which side of an
+    intersection to score first. Only speed depends on it."""
+    if not matcher.is_active():  # a term missing from this segment: nothing to score beside it
+        return 0.0
+    kind = type(matcher)
+    if kind is W3LeafMatcher:
+        return float(_posting_bytes(matcher))
+    if kind is ListMatcher:
+        return 4.0 * (len(matcher._ids) - matcher._i)
+    if kind is UnionMatcher:
+        return _size(matcher.a) + _size(matcher.b)
+    if kind is IntersectionMatcher:
+        return min(_size(matcher.a), _size(matcher.b))
+    if kind is AndMaybeMatcher:
+        return _size(matcher.a)
+    if kind is WrappingMatcher or kind is FilterMatcher:
+        return _size(matcher.child)
+    return math.inf
+
+
+def _posting_bytes(leaf: Any) -> int:
+    """The length of ``leaf``'s posting list in bytes (whoosh-reloaded keeps it as a 1-tuple)."""
+    length = leaf._length
+    return int(length[0] if isinstance(length, tuple) else length)
 
 
 def _union(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:

@@ -14,6 +14,7 @@ from whoosh import index as whoosh_index
 from whoosh.query import AndMaybe, ConstantScoreQuery, Or, Prefix, Query, Term
 
 import indexer.index
+import indexer.ranking
 from indexer.documents import Document, Platform, RepositoryDocument
 from indexer.index import SearchIndex, SearchRequest
 from indexer.ranking import SegmentPrefix
@@ -172,3 +173,15 @@ def test_segment_prefix_estimates_its_size_as_whoosh_prefix(segmented: tuple[Sea
                 assert SegmentPrefix("text", text).estimate_size(leaf) == Prefix("text", text).estimate_size(leaf)
     finally:
         ix.close()
+
+
+@pytest.mark.parametrize("q", ["library client", "python-tools", "library/data", "files data", "pars* common"])
+def test_intersections_skipping_to_the_narrow_sides_documents_score_the_same(
+    segmented: tuple[SearchIndex, Path], q: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Force the wide side of every intersection to be read by skip_to: the scores must not change.
+    monkeypatch.setattr(indexer.ranking, "_SKIP_RATIO", 0)
+    index, path = segmented
+    index._generation += 1  # a fresh searcher: no matcher state from earlier tests
+    total, best = whoosh_ranking(path, q)
+    assert page(index, q, limit=40) == (total, best[:40])
