@@ -11,11 +11,11 @@ hold no digests or signatures, and only their representative tag's labels). Only
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 from whoosh.query import And, Every, Not, NumericRange, Or, Prefix, Query, Term, Wildcard
 from whoosh.query import Phrase as WhooshPhrase
 
+from indexer.documents import repository_doc_id
 from indexer.query_language import (
     All,
     AnyOf,
@@ -29,11 +29,9 @@ from indexer.query_language import (
     TagPattern,
     Word,
 )
-from indexer.documents import repository_doc_id
 from indexer.query_language import Not as QueryNot
-from indexer.schema import META_ID, Kind, build_schema, label_entry
+from indexer.schema import META_ID, Kind, build_schema, label_entry, pushed_key
 
-_EPOCH = datetime(1970, 1, 1)
 _SCHEMA = build_schema("tag")
 
 
@@ -132,16 +130,11 @@ def _field_condition(expression: Expression) -> Query:
         pattern = expression.pattern.lower()
         return Wildcard("tag", pattern) if "*" in pattern else Term("tag", pattern)
     if isinstance(expression, Pushed):
-        start = None if expression.start is None else _microseconds(expression.start)
-        end = None if expression.end is None else _microseconds(expression.end) - 1  # Whoosh's end is inclusive
+        # As the index stores push times (microseconds since 1970, UTC); Whoosh's end is inclusive.
+        start = None if expression.start is None else pushed_key(expression.start.isoformat())
+        end = None if expression.end is None else pushed_key(expression.end.isoformat()) - 1
         return NumericRange("pushed_at", start, end)
     raise AssertionError(f"no translation for {expression!r}")
-
-
-def _microseconds(moment: datetime) -> int:
-    """``moment`` as ``indexer.schema.pushed_key`` stores times: microseconds since 1970, UTC."""
-    naive = moment.replace(tzinfo=None) - (moment.utcoffset() or timedelta(0))
-    return (naive - _EPOCH) // timedelta(microseconds=1)
 
 
 def _negates(expression: Expression) -> bool:
