@@ -210,7 +210,8 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/api/v1/digests/{digest}": {"get": {
             "summary": "every tag holding a digest (or a 12+ hex prefix) as manifest, child, config or layer",
             "parameters": [{"name": "digest", **_PATH}],
-            "responses": {"200": _json(DigestAnswer, "the tags, by repository and tag"), "400": _BAD},
+            "responses": {"200": _json(DigestAnswer, "the tags, by repository and tag"), "400": _BAD,
+                          "404": _json(Error, "no such route: a digest holding a line break")},
         }},
         "/api/v1/images/{image}/{direction}": {"get": {
             "summary": "the images an image is built on (base), or built on it (derived)",
