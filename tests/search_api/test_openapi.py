@@ -53,7 +53,7 @@ def service_app() -> Flask:
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_every_operation_answers_as_described(case: schemathesis.Case) -> None:
     case.call_and_validate(checks=CHECKS)
 
