@@ -340,9 +340,12 @@ class SearchIndex:
         each facet counted with every filter but its own: the arch counts are those the other
         filters leave, so picking another architecture finds that many."""
         counts: dict[str, dict[str, int]] = {}
+        texts: dict[SearchRequest, Query | None | Literal[False]] = {}  # facets without a filter share one
         for facet in FACETS:
             narrowed = _without_filter(request, facet)
-            text, _ = self._text(narrowed)
+            if narrowed not in texts:
+                texts[narrowed] = self._text(narrowed)[0]
+            text = texts[narrowed]
             with self._using(request.kind) as entry:
                 matches = [] if text is False else _matches(entry, text, narrowed)
                 counts[facet] = count_facet(matches, entry.searcher, facet, entry.segment_value)

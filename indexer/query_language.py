@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Literal, Union
 
@@ -163,8 +164,13 @@ VALUE: /[^\s()"]+/
 _PARSER = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
 
 
+@lru_cache(maxsize=1024)
 def parse(q: str) -> Expression | None:
-    """The query ``q`` says; None when it says nothing (blank). Raises :class:`QuerySyntaxError`."""
+    """The query ``q`` says; None when it says nothing (blank). Raises :class:`QuerySyntaxError`.
+
+    Cached (the trees are immutable): the API checks ``q`` and the index then
+    reads it again, and a page's highlights and facets read it once more.
+    """
     if len(q) > MAX_QUERY_LENGTH:
         raise QuerySyntaxError(f"the query is {len(q)} characters long; at most {MAX_QUERY_LENGTH} are allowed",
                                MAX_QUERY_LENGTH)
