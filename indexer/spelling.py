@@ -1,4 +1,4 @@
-""""Did you mean": a query's unknown words replaced by the nearest repository-name words.
+"""Did you mean: a query's unknown words replaced by the nearest repository-name words.
 
 A word is unknown when no repository name holds it and no description holds
 its stem. Its replacement is the name word within two edits (Damerau-

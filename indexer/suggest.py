@@ -57,12 +57,8 @@ class NameKeys:
         for docnum, name in enumerate(names):
             if docnum in excluded or not name:
                 continue
-            lower = name.lower()
-            by_name[lower] = docnum
-            keys.append((lower, docnum))
-            last = lower.rsplit("/", 1)[-1]
-            if last != lower:
-                keys.append((last, docnum))
+            by_name[name.lower()] = docnum
+            keys += ((key, docnum) for key in _keys(name))
         keys.sort()
         return cls(keys, names, pulls, by_name)
 
@@ -87,16 +83,16 @@ def segment_name_keys(reader: Any) -> list[tuple[str, int]]:
     """
     if reader.doc_count_all() == 0 or not reader.has_column("repository"):
         return []
-    keys: list[tuple[str, int]] = []
-    for docnum, name in enumerate(reader.column_reader("repository")):
-        if name:
-            lower = name.lower()
-            keys.append((lower, docnum))
-            last = lower.rsplit("/", 1)[-1]
-            if last != lower:
-                keys.append((last, docnum))
+    keys = [(key, docnum) for docnum, name in enumerate(reader.column_reader("repository")) if name for key in _keys(name)]
     keys.sort()
     return keys
+
+
+def _keys(name: str) -> tuple[str, ...]:
+    """What a name prefix is looked up by: the lower-case name, and its last segment when that differs."""
+    lower = name.lower()
+    last = lower.rsplit("/", 1)[-1]
+    return (lower,) if last == lower else (lower, last)
 
 
 def starting_with(keys: list[tuple[str, int]], prefix: str) -> list[int]:
