@@ -183,11 +183,13 @@ class Worker:
         """The tag as the registry holds it now.
 
         A push names the digest it pushed: when that is what is indexed,
-        nothing is asked; otherwise the manifest is fetched by tag straight
-        away, as is a tag not indexed at all (a backfill: HEAD would have
-        nothing to compare with). Anything else asks HEAD first, since most
-        tags did not change. Each request costs the registry a notification
-        back to us.
+        nothing is asked; otherwise the manifest is fetched by that digest
+        straight away. The registry notifies before it links the tag, so
+        the tag may not resolve yet; a later push or delete of the tag comes
+        as a later event. A tag not indexed at all is fetched by tag (a
+        backfill: HEAD would have nothing to compare with). Anything else
+        asks HEAD first, since most tags did not change. Each request costs
+        the registry a notification back to us.
         """
         repository = key[1]
         old = known.get(tag)
@@ -195,7 +197,7 @@ class Worker:
             if hint.pushed is not None or old is None:
                 if old is not None and hint.digest == old.digest:
                     return Unchanged
-                digest = None
+                digest = hint.digest
             else:
                 digest = self._source.head_manifest(repository, tag)
                 if old is not None and old.digest == digest:

@@ -69,6 +69,17 @@ def test_a_push_fetches_without_asking_head_first(registry: FakeRegistry) -> Non
     assert "head_manifest" not in [c[0] for c in registry.calls]
 
 
+def test_a_push_is_indexed_before_the_registry_links_its_tag(registry: FakeRegistry) -> None:
+    """The registry notifies a manifest push before it writes the tag link."""
+    digest = registry.push_image("team/app", config=image_config(architecture="s390x"), layer_seed="new")
+    state = MemoryState()
+    result = run(make(registry, state), state, event("push", tag="2.0", digest=digest))
+    tag_doc = result.changes[0][1]
+    assert isinstance(tag_doc, TagDocument)
+    assert (tag_doc.tag, tag_doc.digest) == ("2.0", digest)
+    assert set(state.tags(REG, "team/app")) == {"2.0"}
+
+
 def test_delete_by_digest_removes_every_tag_pointing_at_it(registry: FakeRegistry) -> None:
     state = MemoryState()
     worker = make(registry, state)
