@@ -123,7 +123,7 @@ class SearchRequest:
     kind: Literal["repository", "tag"] = "repository"
     # q in the query language (indexer.query_language) rather than plain words
     language: bool = False
-    # more terms every result must match (filters given as query parameters); language only
+    # more terms every result must match (filters given as query parameters)
     conditions: tuple[Expression, ...] = ()
     arch: str | None = None
     os: str | None = None
@@ -356,7 +356,13 @@ class SearchIndex:
         when nothing can match), and the name a one-word query would rank first. Joins take the
         tag searcher, and searchers are always taken tag first (see apply()): call this holding none."""
         if not request.language:
-            return text_query(request.q), request.q
+            words = text_query(request.q)
+            if not request.conditions:
+                return words, request.q
+            filters = translate(QueryAll(request.conditions), request.kind, _word_query, self._repositories_with_tags)
+            if filters is None:
+                return False, request.q
+            return (filters if words is None else And([words, filters])), request.q
         parsed = parse_query(request.q)
         exact_name = parsed.text if isinstance(parsed, Word) else ""
         expression = _with_conditions(parsed, request.conditions)

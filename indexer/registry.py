@@ -124,7 +124,7 @@ class RegistryClient:
         pool_size: int = 16,
     ) -> None:
         self.url = url.rstrip("/")
-        self.name = urlsplit(self.url).netloc.rpartition("@")[2]
+        self.name = urlsplit(self.url).netloc.rpartition("@")[2].lower()
         self._credentials = credentials
         self._timeout = timeout
         self._session = environment_session(self.url)

@@ -114,20 +114,22 @@ def plan_batch(events: Iterable[Event], now: str = "") -> dict[RepoKey, Reposito
 
 
 class Worker:
-    """Computes what a batch of events changes; writes nothing itself."""
+    """Computes what a batch of events changes; writes nothing itself.
+
+    ``sources`` are the registries it knows, by the name events carry
+    (``host:port``); events of any other registry are dead-lettered.
+    """
 
     def __init__(
         self,
-        source: RegistrySource,
+        sources: Mapping[str, RegistrySource],
         state: IndexerState,
-        registry: str,
         *,
         executor: Executor | None = None,
         now: Callable[[], str] = utc_now,
     ) -> None:
-        self._source = source
+        self._sources = dict(sources)
         self._state = state
-        self._registry = registry
         self._executor = executor
         self._now = now
 
@@ -140,8 +142,8 @@ class Worker:
         Raises ``TransientError``/``Unauthorized`` from the registry untouched:
         nothing of the batch may be committed then.
         """
-        foreign = [e for e in events if e.registry != self._registry]
-        plans = plan_batch((e for e in events if e.registry == self._registry), self._now())
+        foreign = [e for e in events if e.registry not in self._sources]
+        plans = plan_batch((e for e in events if e.registry in self._sources), self._now())
         known = {key: self._state.tags(*key) for key in plans}
         listed = self._list_tags({k: p for k, p in plans.items() if p.full_sync})
         work = [
@@ -160,7 +162,7 @@ class Worker:
     def _list_tags(self, plans: dict[RepoKey, RepositoryPlan]) -> dict[RepoKey, list[str]]:
         def list_one(key: RepoKey) -> list[str]:
             try:
-                return self._source.tags(key[1])
+                return self._sources[key[0]].tags(key[1])
             except NotFound:
                 return []
 
@@ -191,7 +193,8 @@ class Worker:
         asks HEAD first, since most tags did not change. Each request costs
         the registry a notification back to us.
         """
-        repository = key[1]
+        registry, repository = key
+        source = self._sources[registry]
         old = known.get(tag)
         try:
             if hint.pushed is not None or old is None:
@@ -199,16 +202,16 @@ class Worker:
                     return Unchanged
                 digest = hint.digest
             else:
-                digest = self._source.head_manifest(repository, tag)
+                digest = source.head_manifest(repository, tag)
                 if old is not None and old.digest == digest:
                     return Unchanged
             return fetch_tag_document(
-                self._source, self._registry, repository, tag, pushed=hint.pushed or self._now(), known_digest=digest
+                source, registry, repository, tag, pushed=hint.pushed or self._now(), known_digest=digest
             )
         except NotFound:
             return None
         except InvalidContent as exc:
-            event = Event(str(uuid.uuid4()), "sync", self._registry, repository, tag=tag)
+            event = Event(str(uuid.uuid4()), "sync", registry, repository, tag=tag)
             return DeadEvent(event, f"{repository}:{tag}: {exc}")
 
     def _assemble(

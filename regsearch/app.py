@@ -24,13 +24,16 @@ def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], 
     app.add_url_rule("/readyz", view_func=lambda: readiness(ready()))
     app.add_url_rule("/metrics", view_func=metrics)
     if "search" in roles:
-        init_app(app, resources.index)
+        hosts = {host: r.address for r in resources.settings.registries for host in r.hosts}
+        init_app(app, resources.index, hosts)
     if "webhooks" in roles:
         settings = resources.settings
-        policy = ReceiverPolicy(
-            registry=resources.registry, tokens=settings.webhook_tokens, max_body_bytes=settings.max_body_bytes
-        )
-        app.register_blueprint(notifications_blueprint(resources.events, resources.dead_letters, policy))
+        policies = {
+            registry.name: ReceiverPolicy(registry=registry.address, tokens=registry.webhook_tokens,
+                                          max_body_bytes=settings.max_body_bytes)
+            for registry in settings.registries
+        }
+        app.register_blueprint(notifications_blueprint(resources.events, resources.dead_letters, policies))
     return app
 
 

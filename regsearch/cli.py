@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from regsearch.config import ENV, ConfigError, build_settings, env_default
+from regsearch.config import DEFAULTS, ENV, ConfigError, Settings, build_settings
+from regsearch.config_file import ConfigFile, load_config_file
 
 log = logging.getLogger("regsearch")
 
@@ -44,12 +47,31 @@ ROLE_HELP = {
 }
 
 
+CONFIG_ENV = "REGSEARCH_CONFIG"
+
+
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
+    """The settings' flags; they default to None so that the variable, then the file, can fill them."""
+    parser.add_argument(
+        "--config", default=None, metavar="PATH",
+        help=f"TOML or YAML file of settings and registries; flags and variables override it (env {CONFIG_ENV})",
+    )
     for name, text in COMMON_FLAGS:
         parser.add_argument(
-            "--" + name.replace("_", "-"), dest=name, default=env_default(name),
-            help=f"{text} (env {ENV[name]}; default {env_default(name)!s})",
+            "--" + name.replace("_", "-"), dest=name, default=None,
+            help=f"{text} (env {ENV[name]}; default {DEFAULTS[name]!s})",
         )
+
+
+def resolve_settings(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from the flags, else the ``REGSEARCH_*`` variables, else the file, else the defaults."""
+    path = args.config or environ.get(CONFIG_ENV)
+    file = load_config_file(Path(path)) if path else ConfigFile()
+    values = {
+        name: getattr(args, name) or environ.get(env) or file.values.get(name)
+        for name, env in ENV.items()
+    }
+    return build_settings(values, file.registries)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,19 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=(args.log_level or "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
-        return run(args)
+        settings = resolve_settings(args)
+        logging.basicConfig(
+            level=settings.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return run(args, settings)
     except ConfigError as exc:
         print(f"regsearch: {exc}", file=sys.stderr)
         return 2
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = build_settings(vars(args))
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve" or args.command in ROLE_HELP:
         from regsearch.service import serve
 

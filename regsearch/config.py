@@ -1,15 +1,18 @@
 """Configuration: the one place that reads ``REGSEARCH_*`` variables.
 
-Every command-line flag has an environment twin; a flag given on the command
-line wins over the variable, and the variable over the default.
+Every command-line flag has an environment twin and a key of the same name
+in the configuration file (``--config``, see :mod:`regsearch.config_file`):
+a flag given on the command line wins over the variable, the variable over
+the file, and the file over the default.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +23,10 @@ DEFAULT_DATA_DIR = "./regsearch-data"
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 TOKEN_FILE = "webhook-token"
+DEFAULT_REGISTRY_NAME = "default"
+REGISTRY_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+# the settings of the one registry given by flags; a configuration file's list replaces them
+SINGLE_REGISTRY_KEYS = ("registry", "registry_username", "registry_password_file")
 
 ENV = {
     "registry": "REGSEARCH_REGISTRY",
@@ -76,33 +83,57 @@ class ConfigError(ValueError):
     """A setting is unusable; the message names it and says what to change."""
 
 
-def env_default(name: str, environ: Mapping[str, str] = os.environ) -> str | None:
-    """The default of setting ``name``: its variable when set, else the built-in."""
-    return environ.get(ENV[name]) or DEFAULTS[name]
+@dataclass(frozen=True)
+class RegistrySettings:
+    """One registry: where it is, how to sign in, and how its notifications prove their origin.
+
+    ``hosts`` are the ``Host`` header values (``host[:port]``, lower case)
+    under which clients reach this registry; ``docker search`` sent to one of
+    them is answered from this registry alone.
+    """
+
+    name: str = DEFAULT_REGISTRY_NAME
+    url: str = DEFAULT_REGISTRY
+    username: str | None = None
+    password: str | None = None
+    webhook_tokens: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of the URL in lower case: how documents and events name this registry."""
+        return urlsplit(self.url).netloc.rpartition("@")[2].lower()
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything a Registry Search process needs to know, validated."""
 
-    registry_url: str = DEFAULT_REGISTRY
+    registries: tuple[RegistrySettings, ...] = field(default_factory=lambda: (RegistrySettings(),))
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
-    webhook_tokens: tuple[str, ...] = ()
-    registry_username: str | None = None
-    registry_password: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
     reconcile_interval_s: float = 600.0
     public_url: str | None = None
     threads: int = 8
+    log_level: str = "INFO"
     kafka: KafkaSettings | None = None
 
     @property
-    def notifications_url(self) -> str:
-        """Where the registry should POST its notifications."""
+    def registry(self) -> RegistrySettings:
+        """The first registry: the one ``POST /notifications`` (without a name) is for."""
+        return self.registries[0]
+
+    def notifications_url(self, registry: RegistrySettings) -> str:
+        """Where ``registry`` should POST its notifications.
+
+        A registry configured by flags alone keeps the plain ``/notifications``.
+        """
         base = self.public_url or f"http://{self.listen_host}:{self.listen_port}"
-        return base.rstrip("/") + "/notifications"
+        path = "/notifications" if len(self.registries) == 1 and registry.name == DEFAULT_REGISTRY_NAME \
+            else f"/notifications/{registry.name}"
+        return base.rstrip("/") + path
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -113,10 +144,10 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def check_registry_url(url: str) -> str:
+def check_registry_url(url: str, what: str = "--registry/REGSEARCH_REGISTRY") -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"--registry/REGSEARCH_REGISTRY must be an http(s) URL, got {url!r}")
+        raise ConfigError(f"{what} must be an http(s) URL, got {url!r}")
     return url.rstrip("/")
 
 
@@ -156,27 +187,116 @@ def to_number(name: str, value: str | None, kind: type[int] | type[float]) -> fl
     return number
 
 
-def build_settings(values: Mapping[str, str | None]) -> Settings:
-    """Settings from raw flag/environment values keyed like ``ENV``; missing ones take their defaults."""
+def split_tokens(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Tokens given comma-separated (a flag, a variable) or as a list (a file)."""
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(t.strip() for t in items if t.strip())
+
+
+def build_settings(
+    values: Mapping[str, str | None], registries: Sequence[Mapping[str, object]] = ()
+) -> Settings:
+    """Settings from raw flag/environment values keyed like ``ENV``; missing ones take their defaults.
+
+    ``registries`` are a configuration file's registry tables (see
+    :mod:`regsearch.config_file`); without them the flags name one registry.
+    """
+    given = {k for k, v in values.items() if v}
     values = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
     data_dir = Path(values.get("data_dir") or DEFAULT_DATA_DIR)
     host, port = parse_listen(values.get("listen") or DEFAULT_LISTEN)
-    token = values.get("webhook_token")
-    tokens = tuple(t.strip() for t in token.split(",") if t.strip()) if token else ()
+    shared_tokens = split_tokens(values.get("webhook_token"))
+    if registries:
+        clash = sorted(given & set(SINGLE_REGISTRY_KEYS))
+        if clash:
+            flags = ", ".join("--" + k.replace("_", "-") for k in clash)
+            raise ConfigError(f"{flags} name one registry, and the configuration file lists registries: "
+                              "give each registry's settings in the file")
+        listed = tuple(registry_from_table(i, table) for i, table in enumerate(registries))
+    else:
+        listed = (RegistrySettings(
+            url=check_registry_url(values.get("registry") or DEFAULT_REGISTRY),
+            username=values.get("registry_username") or None,
+            password=read_password(values.get("registry_password_file")),
+        ),)
+    check_unique(listed)
+    fallback = shared_tokens
+    if any(not r.webhook_tokens for r in listed) and not fallback:
+        fallback = (ensure_webhook_token(data_dir),)
     return Settings(
-        registry_url=check_registry_url(values.get("registry") or DEFAULT_REGISTRY),
+        registries=tuple(
+            replace(r, webhook_tokens=r.webhook_tokens or fallback, hosts=r.hosts or (r.address.lower(),))
+            for r in listed
+        ),
         data_dir=data_dir,
         listen_host=host,
         listen_port=port,
-        webhook_tokens=tokens or (ensure_webhook_token(data_dir),),
-        registry_username=values.get("registry_username") or None,
-        registry_password=read_password(values.get("registry_password_file")),
         max_body_bytes=int(to_number("max_body_bytes", values.get("max_body_bytes"), int)),
         reconcile_interval_s=to_number("reconcile_interval", values.get("reconcile_interval"), float),
         public_url=values.get("public_url") or None,
         threads=int(to_number("threads", values.get("threads"), int)),
+        log_level=check_log_level(values.get("log_level") or "INFO"),
         kafka=kafka_options(values),
     )
+
+
+def check_log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"--log-level/REGSEARCH_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
+    return level
+
+
+REGISTRY_KEYS = frozenset({"name", "url", "username", "password_file", "webhook_tokens", "hosts"})
+
+
+def registry_from_table(position: int, table: Mapping[str, object]) -> RegistrySettings:
+    """One ``[[registries]]`` table of a configuration file, validated."""
+    where = f"registries[{position}]"
+    unknown = sorted(set(table) - REGISTRY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(REGISTRY_KEYS))}")
+    name = _string(table, "name", where)
+    if name is None or not REGISTRY_NAME.fullmatch(name):
+        raise ConfigError(f"{where}.name must be lower-case letters, digits, '.', '_' or '-' "
+                          f"(up to 63, first a letter or digit), got {table.get('name')!r}")
+    return RegistrySettings(
+        name=name,
+        url=check_registry_url(_string(table, "url", where) or "", f"{where}.url"),
+        username=_string(table, "username", where),
+        password=read_password(_string(table, "password_file", where), f"{where}.password_file"),
+        webhook_tokens=_strings(table, "webhook_tokens", where),
+        hosts=tuple(h.lower() for h in _strings(table, "hosts", where)),
+    )
+
+
+def _string(table: Mapping[str, object], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where}.{key} must be a string, got {value!r}")
+    return value or None
+
+
+def _strings(table: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}.{key} must be a list of non-empty strings, got {value!r}")
+    return split_tokens(value)
+
+
+def check_unique(registries: Sequence[RegistrySettings]) -> None:
+    """Names pick a registry's webhook, addresses its documents, hosts its ``docker search``: each is one registry's."""
+    for what, key in (("name", lambda r: [r.name]), ("address", lambda r: [r.address]), ("host", lambda r: list(r.hosts))):
+        seen: dict[str, str] = {}
+        for registry in registries:
+            for value in key(registry):
+                if value in seen:
+                    raise ConfigError(f"registries {seen[value]!r} and {registry.name!r} have the same {what} {value!r}")
+                seen[value] = registry.name
 
 
 def kafka_options(values: Mapping[str, str | None]) -> KafkaSettings | None:
@@ -206,19 +326,23 @@ def kafka_settings(values: Mapping[str, str | None]) -> KafkaSettings:
 
 
 def notifications_block(settings: Settings) -> str:
-    """The ``notifications:`` section to paste into the registry's config.yml.
+    """The ``notifications:`` section to paste into each registry's config.yml.
 
-    Two endpoints, because the registry delivers each endpoint's events one
-    at a time: pulls (many, and some caused by our own fetches) get their
-    own queue, so pushes and deletes never wait behind them.
+    Two endpoints per registry, because the registry delivers each
+    endpoint's events one at a time: pulls (many, and some caused by our own
+    fetches) get their own queue, so pushes and deletes never wait behind
+    them. With several registries, one section per registry.
     """
-    endpoint = f"""      url: {settings.notifications_url}
+    sections = []
+    for registry in settings.registries:
+        endpoint = f"""      url: {settings.notifications_url(registry)}
       headers:
-        Authorization: [Bearer {settings.webhook_tokens[0]}]
+        Authorization: [Bearer {registry.webhook_tokens[0]}]
       timeout: 1s
       threshold: 5
       backoff: 1s"""
-    return f"""notifications:
+        heading = "" if len(settings.registries) == 1 else f"# for registry {registry.name!r} ({registry.url})\n"
+        sections.append(f"""{heading}notifications:
   endpoints:
     - name: regsearch
 {endpoint}
@@ -230,4 +354,5 @@ def notifications_block(settings: Settings) -> str:
       ignore:
         mediatypes: [application/octet-stream]
         actions: [push, delete, mount]
-"""
+""")
+    return "\n".join(sections)

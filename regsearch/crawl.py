@@ -26,15 +26,18 @@ POLL_S = 0.2
 
 
 def crawl(settings: Settings) -> int:
-    """Reconcile once; 0 when done, 1 when the registry could not be walked."""
+    """Reconcile every registry once; 0 when done, 1 when a registry could not be walked
+    (the others are indexed all the same)."""
     resources = Resources.open(settings)
     try:
         lock = None if settings.kafka else try_lock(settings)
-        try:
-            queued = resources.reconciler().reconcile()
-        except RegistryError as exc:
-            log.error("cannot walk the catalog of %s: %s", settings.registry_url, exc)
-            return 1
+        queued, failed = 0, 0
+        for registry, reconciler in zip(settings.registries, resources.reconcilers()):
+            try:
+                queued += reconciler.reconcile()
+            except RegistryError as exc:
+                log.error("cannot walk the catalog of %s (%s): %s", registry.name, registry.url, exc)
+                failed += 1
         target = resources.events.end_offsets()
         with tqdm(total=queued, unit="repo", desc="crawling") as bar:
             if lock is None:
@@ -42,7 +45,7 @@ def crawl(settings: Settings) -> int:
             else:
                 index_here(resources, target, bar)
                 lock.close()
-        return 0
+        return 1 if failed else 0
     finally:
         resources.close()
 

@@ -30,7 +30,7 @@ from indexer.reconcile import Reconciler
 from indexer.registry import Credentials, RegistryClient
 from indexer.state import IndexerState, LogState
 from indexer.worker import Worker
-from regsearch.config import ConfigError, Settings
+from regsearch.config import ConfigError, RegistrySettings, Settings
 from regsearch.logs import DeadLetters, Log
 from regsearch.logs.kafka import KafkaDeadLetters, KafkaLog, KafkaSettings, ensure_topics
 from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
@@ -43,12 +43,12 @@ class ServiceRunning(RuntimeError):
     """Another ``regsearch serve`` owns this data directory."""
 
 
-def registry_client(settings: Settings) -> RegistryClient:
-    """The client for the configured registry, with credentials when given."""
+def registry_client(registry: RegistrySettings) -> RegistryClient:
+    """The client for one configured registry, with credentials when given."""
     credentials = None
-    if settings.registry_username:
-        credentials = Credentials(settings.registry_username, settings.registry_password or "")
-    return RegistryClient(settings.registry_url, credentials=credentials, pool_size=FETCH_THREADS * 2)
+    if registry.username:
+        credentials = Credentials(registry.username, registry.password or "")
+    return RegistryClient(registry.url, credentials=credentials, pool_size=FETCH_THREADS * 2)
 
 
 @dataclass
@@ -94,7 +94,7 @@ class Resources:
 
     settings: Settings
     logs: Logs
-    client: RegistryClient
+    clients: tuple[RegistryClient, ...]  # one per registry, in the settings' order
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(FETCH_THREADS))
     _index: SearchIndex | None = None
     _state: IndexerState | None = None
@@ -103,12 +103,7 @@ class Resources:
     def open(cls, settings: Settings) -> Resources:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         logs = kafka_logs(settings.kafka) if settings.kafka else sqlite_logs(settings.data_dir)
-        return cls(settings=settings, logs=logs, client=registry_client(settings))
-
-    @property
-    def registry(self) -> str:
-        """The registry's name in documents and events (``host:port``)."""
-        return self.client.name
+        return cls(settings=settings, logs=logs, clients=tuple(registry_client(r) for r in settings.registries))
 
     @property
     def events(self) -> Log:
@@ -136,19 +131,21 @@ class Resources:
         return self._state
 
     def consumer(self) -> IndexerConsumer:
-        worker = Worker(self.client, self.state(), self.registry, executor=self.executor)
+        sources = {client.name: client for client in self.clients}
+        worker = Worker(sources, self.state(), executor=self.executor)
         return IndexerConsumer(self.events, self.documents, self.dead_letters, self.state(), worker)
 
     def follower(self) -> Follower:
         return Follower(self.documents, self.index())
 
-    def reconciler(self) -> Reconciler:
+    def reconcilers(self) -> list[Reconciler]:
+        """One reconciler per registry."""
         policy = ReconcilePolicy(interval_s=self.settings.reconcile_interval_s)
-        return Reconciler(self.client, self.state(), self.events, self.registry, policy=policy)
+        return [Reconciler(client, self.state(), self.events, client.name, policy=policy) for client in self.clients]
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
-        for resource in (self._index, self._state, self.logs, self.client):
+        for resource in (self._index, self._state, self.logs, *self.clients):
             if resource is not None:
                 resource.close()
 

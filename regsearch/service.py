@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from types import FrameType
 
 import waitress
@@ -54,14 +55,15 @@ def supervised(name: str, target: Callable[[threading.Event], None], stop: threa
     return thread
 
 
-def check_registry(resources: Resources) -> None:
-    """Say in the log whether the registry answers; never fatal."""
-    try:
-        resources.client.ping()
-        log.info("registry %s is reachable", resources.settings.registry_url)
-    except RegistryError as exc:
-        log.warning("registry %s is not usable yet (%s); serving what is indexed and retrying",
-                    resources.settings.registry_url, exc)
+def check_registries(resources: Resources) -> None:
+    """Say in the log whether each registry answers; never fatal."""
+    for registry, client in zip(resources.settings.registries, resources.clients):
+        try:
+            client.ping()
+            log.info("registry %s (%s) is reachable", registry.name, registry.url)
+        except RegistryError as exc:
+            log.warning("registry %s (%s) is not usable yet (%s); serving what is indexed and retrying",
+                        registry.name, registry.url, exc)
 
 
 class Readiness:
@@ -95,8 +97,8 @@ def start_threads(command: str, roles: frozenset[Role], resources: Resources, st
         threads.append(supervised("event-log pruning", lambda s: prune_periodically(events, GROUP, s), stop))
     if command == "serve":
         empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
-        reconciler = resources.reconciler()
-        threads.append(supervised("reconciler", lambda s: reconciler.run(s, run_now=lambda: empty), stop))
+        for name, reconciler in zip((r.name for r in resources.settings.registries), resources.reconcilers()):
+            threads.append(supervised(f"reconciler {name}", partial(reconciler.run, run_now=lambda: empty), stop))
     return threads
 
 
@@ -122,7 +124,7 @@ def serve(settings: Settings, command: str = "serve") -> int:
             sys.stdout.write("Add this to the registry's config.yml:\n\n" + notifications_block(settings) + "\n")
             sys.stdout.flush()
         if "indexer" in roles:
-            check_registry(resources)
+            check_registries(resources)
         ready = Readiness(resources) if "search" in roles else (lambda: True)
         stop = threading.Event()
         threads = start_threads(command, roles, resources, stop)

@@ -13,7 +13,8 @@ from search_api.errors import register_error_handlers
 
 
 def create_app(
-    index_getter: Callable[[], SearchIndex], config: Mapping[str, Any] | None = None
+    index_getter: Callable[[], SearchIndex], config: Mapping[str, Any] | None = None,
+    registry_hosts: Mapping[str, str] | None = None,
 ) -> Flask:
     """The search API app; views reach the index only through ``index_getter``.
 
@@ -22,14 +23,21 @@ def create_app(
     app = Flask(__name__)
     app.config.from_mapping(config or {})
     register_error_handlers(app)
-    init_app(app, index_getter)
+    init_app(app, index_getter, registry_hosts)
     app.add_url_rule("/healthz", view_func=healthz)
     return app
 
 
-def init_app(app: Flask, index_getter: Callable[[], SearchIndex]) -> None:
-    """Serve the docker-compatible and JSON search endpoints from ``app``."""
+def init_app(
+    app: Flask, index_getter: Callable[[], SearchIndex], registry_hosts: Mapping[str, str] | None = None
+) -> None:
+    """Serve the docker-compatible and JSON search endpoints from ``app``.
+
+    ``registry_hosts`` maps each ``Host`` (lower case ``host[:port]``) under
+    which clients reach a registry to that registry's name in documents.
+    """
     api.install_index_getter(app, index_getter)
+    app.config[docker.HOSTS_CONFIG] = dict(registry_hosts or {})
     app.register_blueprint(docker.blueprint)
     app.register_blueprint(api.blueprint)
 

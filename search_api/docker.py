@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from indexer.documents import RepositoryDocument
 from indexer.index import SearchPage, SearchRequest
+from indexer.query_language import field_term
 from search_api.api import current_index
 from search_api.query import DockerSearch, parse_docker_search
 
@@ -37,11 +38,22 @@ def ping() -> Response:
     return jsonify(True)
 
 
+HOSTS_CONFIG = "REGSEARCH_REGISTRY_HOSTS"
+
+
 @blueprint.get("/search")
 def search() -> Response:
-    """Repositories matching ``q`` in docker's search response shape."""
+    """Repositories matching ``q`` in docker's search response shape.
+
+    ``docker search host:port/term`` asks the registry's own host, so a
+    ``Host`` naming one registry (``REGSEARCH_REGISTRY_HOSTS`` maps hosts to
+    the registry documents name) searches that registry alone.
+    """
     wanted = parse_docker_search(request.args)
-    page = current_index().search(SearchRequest(q=wanted.q, limit=wanted.n, offset=wanted.offset))
+    registry = current_app.config.get(HOSTS_CONFIG, {}).get(request.host.lower())
+    conditions = (field_term("registry", registry),) if registry else ()
+    page = current_index().search(
+        SearchRequest(q=wanted.q, conditions=conditions, limit=wanted.n, offset=wanted.offset))
     return jsonify(docker_search_body(wanted, page))
 
 

@@ -232,19 +232,29 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
             "200": {"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}},
         }}},
-        "/notifications": {"post": {
-            "summary": "the registry's notification webhook",
-            "security": [{"webhook": []}],
-            "requestBody": {"required": True, "content": {"application/vnd.docker.distribution.events.v2+json": {
-                "schema": {"type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}}},
-            }}},
-            "responses": {
-                "202": _json(WebhookAnswer, "stored; what could not be used is dead-lettered"),
-                "401": _json(WebhookError, "no valid bearer token"),
-                "413": _json(WebhookError, "body over --max-body-bytes"),
-                "503": _json(WebhookError, "event log unavailable: the registry retries"),
-            },
+        "/notifications": {"post": _webhook("the first registry's notification webhook")},
+        "/notifications/{name}": {"post": {
+            **_webhook("the notification webhook of the registry configured as {name}", named=True),
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
         }},
+    }
+
+
+def _webhook(summary: str, named: bool = False) -> dict[str, Any]:
+    unknown = {"404": _json(WebhookError, "no registry has that name")} if named else {}
+    return {
+        "summary": summary,
+        "security": [{"webhook": []}],
+        "requestBody": {"required": True, "content": {"application/vnd.docker.distribution.events.v2+json": {
+            "schema": {"type": "object", "properties": {"events": {"type": "array", "items": {"type": "object"}}}},
+        }}},
+        "responses": {
+            "202": _json(WebhookAnswer, "stored; what could not be used is dead-lettered"),
+            "401": _json(WebhookError, "no valid bearer token"),
+            **unknown,
+            "413": _json(WebhookError, "body over --max-body-bytes"),
+            "503": _json(WebhookError, "event log unavailable: the registry retries"),
+        },
     }
 
 

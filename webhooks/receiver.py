@@ -16,7 +16,7 @@ retried forever while every later event waits. So:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -39,7 +39,7 @@ ENVELOPE_MEDIA_TYPES: frozenset[str] = frozenset(
 )
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 _READ_CHUNK_BYTES = 64 * 1024
-DEAD_LETTER_SOURCE = "webhook"
+DEAD_LETTER_SOURCE = "webhook"  # then a space and the registry's host:port
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,12 @@ def receive(
     try:
         parsed = parse_envelope(body, registry)
     except EnvelopeError as err:
-        _dead_letter(dead_letters, f"envelope: {err}", body)
+        _dead_letter(dead_letters, registry, f"envelope: {err}", body)
         return _answer(0, 0, 0, [{"index": None, "id": None, "message": str(err)}])
     appended = _append(event_log, parsed.events)
     observe_delays(e.timestamp for e in parsed.events)
     for problem in parsed.problems:
-        _dead_letter(dead_letters, _reason(problem), problem.raw)
+        _dead_letter(dead_letters, registry, _reason(problem), problem.raw)
     errors = [
         {"index": p.index, "id": p.event_id, "message": p.message} for p in parsed.problems
     ]
@@ -120,10 +120,21 @@ def _reason(problem: EventProblem) -> str:
     return f"event {problem.index} (id {problem.event_id}): {problem.message}"
 
 
-def _dead_letter(dead_letters: DeadLetters, reason: str, raw: bytes) -> None:
-    logger.warning("dead-lettering notification input: %s", reason)
+def dead_letter_source(registry: str) -> str:
+    """The dead-letter source of what ``registry`` sent, so that a replay knows whose it is."""
+    return f"{DEAD_LETTER_SOURCE} {registry}"
+
+
+def registry_of_source(source: str) -> str | None:
+    """The registry of a webhook dead letter's source; None for one stored without it."""
+    kind, _, registry = source.partition(" ")
+    return registry or None if kind == DEAD_LETTER_SOURCE else None
+
+
+def _dead_letter(dead_letters: DeadLetters, registry: str, reason: str, raw: bytes) -> None:
+    logger.warning("dead-lettering notification input from %s: %s", registry, reason)
     try:
-        dead_letters.add(source=DEAD_LETTER_SOURCE, reason=reason, raw=raw)
+        dead_letters.add(source=dead_letter_source(registry), reason=reason, raw=raw)
     except LogUnavailable:
         raise
     except Exception as err:
@@ -133,19 +144,35 @@ def _dead_letter(dead_letters: DeadLetters, reason: str, raw: bytes) -> None:
 
 
 def notifications_blueprint(
-    event_log: Log, dead_letters: DeadLetters, policy: ReceiverPolicy
+    event_log: Log, dead_letters: DeadLetters, policies: Mapping[str, ReceiverPolicy]
 ) -> Blueprint:
-    """A blueprint serving ``POST /notifications`` for ``policy.registry``.
+    """A blueprint serving ``POST /notifications/<name>`` for each named registry's policy,
+    and ``POST /notifications`` for the first.
 
     Answers 202 only once the events are durable (see the module docstring
-    for every status). The body is never read past ``policy.max_body_bytes``.
+    for every status). The body is never read past ``max_body_bytes``. A name
+    no registry has is a 404: the registry sending there is misconfigured.
     """
+    if not policies:
+        raise ValueError("notifications_blueprint needs the policy of at least one registry")
     blueprint = Blueprint("notifications", __name__)
+    first = next(iter(policies))
 
-    @blueprint.post("/notifications")
-    def notifications() -> Response:
-        with REQUEST_SECONDS.time():
-            response = _respond(event_log, dead_letters, policy)
+    # the first's name is no default of the named rule: werkzeug would
+    # redirect it, and the registry takes a 3xx as delivered
+    @blueprint.post("/notifications", endpoint="first")
+    def first_registry() -> Response:
+        return notifications(first)
+
+    @blueprint.post("/notifications/<name>")
+    def notifications(name: str) -> Response:
+        policy = policies.get(name)
+        if policy is None:
+            logger.warning("refused notification from %s for unknown registry %r", request.remote_addr, name)
+            response = _error(404, f"no registry named {name!r}; known: {', '.join(policies)}")
+        else:
+            with REQUEST_SECONDS.time():
+                response = _respond(event_log, dead_letters, policy)
         count_request(response.status_code)
         return response
 

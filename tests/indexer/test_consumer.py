@@ -27,7 +27,7 @@ class Pipeline:
         self.documents = SqliteLog(tmp / "documents.sqlite3", compacted=True)
         self.dead = SqliteDeadLetters(tmp / "dead.sqlite3")
         self.state: IndexerState = SqliteIndexerState(tmp / "state.sqlite3")
-        worker = Worker(registry, self.state, REG)
+        worker = Worker({REG: registry}, self.state)
         self.consumer = IndexerConsumer(
             self.events, self.documents, self.dead, self.state, worker,
             batch=BatchPolicy(max_delay_s=0, poll_timeout_s=0.01), retry=FAST,

@@ -37,7 +37,7 @@ def run(worker: Worker, state: MemoryState, *events: Event) -> BatchResult:
 
 def make(registry: FakeRegistry, state: MemoryState, threads: bool = False) -> Worker:
     executor = ThreadPoolExecutor(4) if threads else None
-    return Worker(registry, state, REG, executor=executor, now=lambda: NOW)
+    return Worker({REG: registry}, state, executor=executor, now=lambda: NOW)
 
 
 def test_push_indexes_the_tag_and_its_repository(registry: FakeRegistry) -> None:
@@ -145,6 +145,20 @@ def test_events_of_another_registry_are_dead_lettered(registry: FakeRegistry) ->
     other = Event("x", "push", "elsewhere:5000", "team/app", tag="1.0")
     result = make(registry, MemoryState()).process([other])
     assert result.changes == () and "unknown registry" in result.dead[0].reason
+
+
+def test_each_registry_is_asked_about_its_own_events(registry: FakeRegistry) -> None:
+    mirror = FakeRegistry()
+    mirror.push_image("team/app", tag="1.0", config=image_config(architecture="ppc64le"))
+    state = MemoryState()
+    worker = Worker({REG: registry, "mirror:5000": mirror}, state, now=lambda: NOW)
+    mirrored = Event("m", "push", "mirror:5000", "team/app", tag="1.0")
+    result = run(worker, state, event("push", tag="1.0"), mirrored)
+    tags = {doc.registry: doc for _, doc in result.changes if isinstance(doc, TagDocument)}
+    assert {r: [p.architecture for p in d.platforms] for r, d in tags.items()} == {
+        REG: ["amd64"], "mirror:5000": ["ppc64le"]}
+    assert [c[1] for c in mirror.calls] == ["team/app"] * len(mirror.calls) and mirror.calls
+    assert state.repositories("mirror:5000") == {"team/app"} and state.repositories(REG) == {"team/app"}
 
 
 def test_a_sync_of_tags_not_indexed_fetches_them_without_asking_head(registry: FakeRegistry) -> None:

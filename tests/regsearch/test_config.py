@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from regsearch.cli import build_parser, main
-from regsearch.config import ConfigError, Settings, build_settings, env_default, notifications_block
+from regsearch.cli import build_parser, main, resolve_settings
+from regsearch.config import ConfigError, Settings, build_settings, notifications_block
 
 
 def settings_for(tmp_path: Path, **values: str) -> Settings:
@@ -15,29 +15,30 @@ def settings_for(tmp_path: Path, **values: str) -> Settings:
 
 def test_defaults(tmp_path: Path) -> None:
     s = settings_for(tmp_path)
-    assert (s.registry_url, s.listen_host, s.listen_port) == ("http://localhost:5000", "127.0.0.1", 8080)
+    assert (s.registry.url, s.listen_host, s.listen_port) == ("http://localhost:5000", "127.0.0.1", 8080)
+    assert (s.registry.name, s.registry.hosts) == ("default", ("localhost:5000",))
     assert s.max_body_bytes == 4 * 1024 * 1024 and s.reconcile_interval_s == 600
 
 
 def test_generated_token_is_kept_private_and_reused(tmp_path: Path) -> None:
-    first = settings_for(tmp_path).webhook_tokens
+    first = settings_for(tmp_path).registry.webhook_tokens
     token_file = tmp_path / "data" / "webhook-token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    assert settings_for(tmp_path).webhook_tokens == first and len(first[0]) >= 32
+    assert settings_for(tmp_path).registry.webhook_tokens == first and len(first[0]) >= 32
 
 
 def test_given_tokens_win_and_may_be_several(tmp_path: Path) -> None:
-    assert settings_for(tmp_path, webhook_token="new, old").webhook_tokens == ("new", "old")
+    assert settings_for(tmp_path, webhook_token="new, old").registry.webhook_tokens == ("new", "old")
     assert not (tmp_path / "data" / "webhook-token").exists()
 
 
-def test_environment_twins_are_flag_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REGSEARCH_LISTEN", "0.0.0.0:9000")
-    monkeypatch.setenv("REGSEARCH_REGISTRY", "https://reg.example")
-    args = build_parser().parse_args(["serve"])
-    assert (args.listen, args.registry) == ("0.0.0.0:9000", "https://reg.example")
-    assert build_parser().parse_args(["serve", "--listen", "127.0.0.1:1"]).listen == "127.0.0.1:1"
-    assert env_default("data_dir", {}) == "./regsearch-data"
+def test_environment_twins_fill_what_flags_leave(tmp_path: Path) -> None:
+    environ = {"REGSEARCH_LISTEN": "0.0.0.0:9000", "REGSEARCH_REGISTRY": "https://reg.example",
+               "REGSEARCH_DATA_DIR": str(tmp_path)}
+    s = resolve_settings(build_parser().parse_args(["serve"]), environ)
+    assert (s.listen_host, s.listen_port, s.registry.url) == ("0.0.0.0", 9000, "https://reg.example")
+    s = resolve_settings(build_parser().parse_args(["serve", "--listen", "127.0.0.1:1"]), environ)
+    assert s.listen_port == 1
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def test_bad_settings_name_the_flag(tmp_path: Path, values: dict[str, str], name
 
 def test_password_comes_from_the_first_line_of_its_file(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("s3cret\nignored\n")
-    assert settings_for(tmp_path, registry_password_file=str(tmp_path / "pw")).registry_password == "s3cret"
+    assert settings_for(tmp_path, registry_password_file=str(tmp_path / "pw")).registry.password == "s3cret"
 
 
 def test_notifications_block_names_url_and_token(tmp_path: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from flask.testing import FlaskClient
 
-from tests.search_api.conftest import NGINX
+from indexer.index import SearchIndex
+from search_api.app import create_app
+from tests.search_api.conftest import NGINX, REGISTRY
 
 
 def test_ping_answers_what_the_docker_engine_reads(client: FlaskClient) -> None:
@@ -95,3 +99,18 @@ def test_n_bounds_are_inclusive(client: FlaskClient) -> None:
     assert client.get("/v1/search?n=1").get_json()["page_size"] == 1
     assert client.get("/v1/search?n=100").get_json()["page_size"] == 100
     assert client.get("/v1/search?q=" + "x" * 256).status_code == 200
+
+
+def test_search_sent_to_a_registrys_host_finds_that_registrys_repositories(index: SearchIndex) -> None:
+    mirrored = replace(NGINX, registry="mirror.example:5000")
+    index.apply([(mirrored.doc_id, mirrored)], {0: 100})
+    client = create_app(lambda: index, {"TESTING": True}, {"mirror.example:5000": "mirror.example:5000",
+                                                            "registry.example": REGISTRY}).test_client()
+
+    def names(host: str) -> tuple[list[str], int]:
+        body = client.get("/v1/search?q=nginx", headers={"Host": host}).get_json()
+        return [r["name"] for r in body["results"]], body["num_results"]
+
+    assert names("mirror.example:5000") == (["library/nginx"], 1)
+    assert names("Registry.Example") == (["library/nginx", "tools/nginx-untitled"], 2)
+    assert names("search.example") == (["library/nginx", "library/nginx", "tools/nginx-untitled"], 3)

@@ -37,5 +37,5 @@ def client(
 ) -> FlaskClient:
     app = Flask(__name__)
     app.config["TESTING"] = True
-    app.register_blueprint(notifications_blueprint(event_log, dead_letters, policy))
+    app.register_blueprint(notifications_blueprint(event_log, dead_letters, {"default": policy}))
     return app.test_client()

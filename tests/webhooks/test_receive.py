@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from regsearch.logs.abstract import LogUnavailable
+from regsearch.deadletters import replay
+from regsearch.logs.abstract import DeadLetter, LogUnavailable
 from regsearch.logs.sqlite import SqliteDeadLetters, SqliteLog
 from webhooks.events import Event
 from webhooks.receiver import receive
@@ -66,7 +67,7 @@ def test_bad_event_is_dead_lettered_alone_and_the_rest_goes_on(
     assert (error["index"], error["id"]) == (1, MANIFEST_PULL["id"])
     assert error["message"].startswith("action: ")
     (letter,) = dead_letters.entries
-    assert letter.source == "webhook"
+    assert letter.source == f"webhook {REGISTRY}"
     assert json.loads(letter.raw) == bad
     assert letter.reason.startswith(f"event 1 (id {MANIFEST_PULL['id']}): action: ")
 
@@ -83,7 +84,7 @@ def test_unparseable_body_is_dead_lettered_whole(
     assert answer["errors"][0]["index"] is None
     assert answer["errors"][0]["message"].startswith("body is not JSON")
     (letter,) = dead_letters.entries
-    assert (letter.source, letter.raw) == ("webhook", body)
+    assert (letter.source, letter.raw) == (f"webhook {REGISTRY}", body)
     assert letter.reason.startswith("envelope: body is not JSON")
     assert event_log.append_calls == 0
 
@@ -146,3 +147,13 @@ def test_redelivery_after_restart_is_a_duplicate_on_the_sqlite_log(tmp_path: Pat
     assert (first["accepted"], again["accepted"], again["duplicates"]) == (1, 0, 1)
     assert [r.key for r in event_log.read(0, 10)] == [f"{REGISTRY}/demo/app"]
     assert [json.loads(d.raw)["action"] for d in dead_letters.list()] == ["purge", "purge"]
+
+
+@pytest.mark.parametrize(("source", "registry"), [("webhook mirror.example:5000", "mirror.example:5000"),
+                                                  ("webhook", REGISTRY)])
+def test_a_replayed_webhook_dead_letter_goes_back_to_the_registry_that_sent_it(
+    event_log: MemoryLog, dead_letters: MemoryDeadLetters, source: str, registry: str
+) -> None:
+    letter = DeadLetter(1, "2026-11-29T00:00:00Z", source, "cut short", envelope(MANIFEST_PUSH))
+    replay(letter, event_log, dead_letters, first_registry=REGISTRY)
+    assert [r.key for r in event_log.records] == [f"{registry}/demo/app"]

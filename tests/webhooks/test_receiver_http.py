@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY as METRICS
 from werkzeug.test import TestResponse
 
 from regsearch.logs.abstract import LogUnavailable
-from webhooks.receiver import ReceiverPolicy
+from webhooks.receiver import ReceiverPolicy, notifications_blueprint
 
 from tests.webhooks.conftest import OLD_TOKEN, TOKEN
 from tests.webhooks.fakes import MemoryDeadLetters, MemoryLog
@@ -291,3 +292,26 @@ def test_unsafe_policy_is_refused(changes: dict[str, object], message: str) -> N
 
     with pytest.raises(ValueError, match=message):
         ReceiverPolicy(**settings)  # type: ignore[arg-type]
+
+
+def test_each_named_registry_has_its_own_path_and_tokens(
+    event_log: MemoryLog, dead_letters: MemoryDeadLetters, policy: ReceiverPolicy
+) -> None:
+    app = Flask(__name__)
+    mirror = ReceiverPolicy(registry="mirror.example:5000", tokens=("mirror-token",))
+    app.register_blueprint(notifications_blueprint(event_log, dead_letters, {"main": policy, "mirror": mirror}))
+    client = app.test_client()
+    body = envelope(MANIFEST_PUSH)
+    as_mirror = {"Authorization": "Bearer mirror-token", "Content-Type": V1_MEDIA_TYPE}
+
+    assert client.post("/notifications/mirror", data=body, headers=as_mirror).status_code == 202
+    assert client.post("/notifications/main", data=body, headers=as_mirror).status_code == 401
+    assert client.post("/notifications", data=body, headers=as_mirror).status_code == 401, "the first's path"
+    assert client.post("/notifications/main", data=envelope(MANIFEST_PULL), headers=AUTH).status_code == 202
+    assert [r.key for r in event_log.records] == ["mirror.example:5000/demo/app", f"{REGISTRY}/demo/app"]
+
+    unknown = client.post("/notifications/elsewhere", data=body, headers=as_mirror)
+    assert unknown.status_code == 404
+    assert unknown.get_json() == {"error": "no registry named 'elsewhere'; known: main, mirror"}
+    client.post("/notifications/mirror", data=b"{oops", headers=as_mirror)
+    assert dead_letters.entries[-1].source == "webhook mirror.example:5000"
