@@ -64,6 +64,7 @@ from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
 from indexer.storage import MappedFileStorage
 from indexer.suggest import NameKeys, Suggestion, segment_name_keys, starting_with, tag_suggestions
+from indexer.visibility import Visibility, visible
 from indexer.translate import tag_condition, tag_join_terms, translate
 from indexer.schema import (
     META_ID,
@@ -131,6 +132,8 @@ class SearchRequest:
     offset: int = 0
     # relevance (newest first without text), updated (newest push first), name, pulls (most first)
     sort: Literal["relevance", "updated", "name", "pulls"] = "relevance"
+    # the repositories the caller may see (None: every one); nothing else is matched or counted
+    visible: Visibility | None = None
 
 
 @dataclass(frozen=True)
@@ -382,49 +385,70 @@ class SearchIndex:
             names = reader.column_reader("repository")
             return tag_join_terms({(registries[d], names[d]) for d in docnums})
 
-    def tags_with_digest(self, digest: Digest) -> list[TagDocument]:
-        """Every tag whose manifest, index children, configs or layers hold ``digest`` (or, for a
-        hex prefix, a digest starting with it), by repository and tag."""
+    def tags_with_digest(self, digest: Digest, visibility: Visibility | None = None) -> list[TagDocument]:
+        """Every visible tag whose manifest, index children, configs or layers hold ``digest`` (or,
+        for a hex prefix, a digest starting with it), by repository and tag."""
         found = self._find("tag", tag_condition(digest), limit=None)
-        return sorted((d for d in found if isinstance(d, TagDocument)), key=lambda d: (d.repository, d.tag, d.registry))
+        return sorted((d for d in found if isinstance(d, TagDocument) and visible(visibility, d.repository)),
+                      key=lambda d: (d.repository, d.tag, d.registry))
 
-    def relatives(self, image: TagDocument, direction: Literal["base", "derived"]) -> list[Relative]:
-        """The images ``image`` is built on (``base``) or that are built on it (``derived``);
-        see :mod:`indexer.lineage`."""
+    def relatives(
+        self, image: TagDocument, direction: Literal["base", "derived"], visibility: Visibility | None = None
+    ) -> list[Relative]:
+        """The visible images ``image`` is built on (``base``) or that are built on it
+        (``derived``); see :mod:`indexer.lineage`."""
         firsts = sorted(first_layers(image))
         if not firsts:
             return []
         found = self._find("tag", Or([Term("digest", layer) for layer in firsts]), limit=None)
-        return relatives(image, (d for d in found if isinstance(d, TagDocument)), direction)
+        return relatives(image, (d for d in found if isinstance(d, TagDocument)
+                                 and visible(visibility, d.repository)), direction)
 
-    def tag(self, repository: str, tag: str, registry: str | None = None) -> TagDocument | None:
-        """The tag document of ``repository:tag`` (in ``registry``, else the first registry holding it)."""
+    def tag(
+        self, repository: str, tag: str, registry: str | None = None, visibility: Visibility | None = None
+    ) -> TagDocument | None:
+        """The tag document of ``repository:tag`` (in ``registry``, else the first registry holding
+        it); None when missing or not visible."""
+        if not visible(visibility, repository):
+            return None
         found = [d for d in self._find("tag", Term("repository", repository), limit=None)
                  if isinstance(d, TagDocument) and d.tag == tag and registry in (None, d.registry)]
         return min(found, key=lambda d: d.registry, default=None)
 
-    def did_you_mean(self, q: str) -> str | None:
-        """``q`` with its unknown words spelled as repository names spell them; None when all are known."""
+    def did_you_mean(self, q: str, visibility: Visibility | None = None) -> str | None:
+        """``q`` with its unknown words spelled as repository names spell them; None when all are
+        known, or when the corrected query finds nothing visible (its words may come from names
+        the caller may not see)."""
         with self._using("repository") as entry:
-            return corrected(q, entry.searcher.reader(), _SCHEMAS["repository"])
+            suggestion = corrected(q, entry.searcher.reader(), _SCHEMAS["repository"])
+        if suggestion is None or visibility is None:
+            return suggestion
+        found = self.search(SearchRequest(q=suggestion, language=True, limit=1, visible=visibility))
+        return suggestion if found.total else None
 
-    def suggest(self, prefix: str, limit: int) -> list[Suggestion]:
-        """Completions of ``prefix``: repository names, or with a ``:`` that repository's tags
-        (see :mod:`indexer.suggest`)."""
+    def suggest(self, prefix: str, limit: int, visibility: Visibility | None = None) -> list[Suggestion]:
+        """Completions of ``prefix`` among visible repositories: their names, or with a ``:``
+        that repository's tags (see :mod:`indexer.suggest`)."""
         with self._using("repository") as entry:
             keys: NameKeys = entry.cached(("suggest",), lambda: NameKeys.read(entry.searcher))
+        allows = None if visibility is None else visibility.allows
         if ":" not in prefix:
-            return keys.repositories(prefix, limit)
+            return keys.repositories(prefix, limit, allows)
+        if allows is not None and not allows(prefix.partition(":")[0]):
+            return []
         with self._using("tag") as tags:
             return tag_suggestions(keys, tags.searcher, prefix, limit)
 
     def repository(
-        self, name: str, registry: str | None = None
+        self, name: str, registry: str | None = None, visibility: Visibility | None = None
     ) -> tuple[RepositoryDocument, tuple[TagDocument, ...]] | None:
-        """The repository document ``name`` and its tags, newest push first; None when missing.
+        """The repository document ``name`` and its tags, newest push first; None when missing
+        or not visible.
 
         Without ``registry``, the first registry (by name) holding ``name`` answers.
         """
+        if not visible(visibility, name):
+            return None
         found = self._find("repository", _repository_query(name, registry), sortedby="registry", limit=1)
         if not found:
             return None
@@ -580,18 +604,44 @@ def _prefix_bonus(entry: _SharedSearcher, q: str) -> dict[int, float] | None:
     return bonus
 
 
-def _filter_values(request: SearchRequest) -> tuple[str | None, str | None]:
-    return (request.arch.lower() if request.arch else None, request.os.lower() if request.os else None)
+def _filter_values(request: SearchRequest) -> tuple[str | None, ...]:
+    """What ``request``'s filters are keyed by: arch, os, then the visible patterns."""
+    visible = request.visible.key() if request.visible is not None else ("*everything*",)
+    return (request.arch.lower() if request.arch else None, request.os.lower() if request.os else None, *visible)
 
 
 def _filter_set(entry: _SharedSearcher, request: SearchRequest) -> Any:
-    """The documents passing ``request``'s filters, computed once per searcher; None without filters."""
-    values = _filter_values(request)
-    if values == (None, None):
+    """The documents passing ``request``'s filters and visible to its caller, computed once per
+    searcher; None without filters."""
+    arch_os = _filter_values(request)[:2]
+    if arch_os == (None, None) and request.visible is None:
         return None
-    terms = [Term(name, value) for name, value in zip(_FILTER_FIELDS, values) if value is not None]
     searcher = entry.searcher
-    return entry.cached(("filter", *values), lambda: BitSet(searcher.docs_for_query(And(terms)), size=searcher.doc_count_all()))
+    allowed = None
+    if arch_os != (None, None):
+        terms = [Term(name, value) for name, value in zip(_FILTER_FIELDS, arch_os) if value is not None]
+        allowed = entry.cached(("filter", *arch_os),
+                               lambda: BitSet(searcher.docs_for_query(And(terms)), size=searcher.doc_count_all()))
+    if request.visible is None:
+        return allowed
+    seen = _visible_set(entry, request.visible)
+    if allowed is None:
+        return seen
+    return entry.cached(("filter", *_filter_values(request)), lambda: allowed.intersection(seen))
+
+
+def _visible_set(entry: _SharedSearcher, visibility: Visibility) -> Any:
+    """The documents of repositories ``visibility`` allows, once per searcher and caller's patterns."""
+    def compute() -> Any:
+        reader = entry.searcher.reader()
+        size = entry.searcher.doc_count_all()
+        if reader.doc_count_all() == 0:
+            return BitSet(size=max(size, 1))
+        names = list(reader.column_reader("repository", translate=False))  # bytes: decoded once per name
+        allowed = {name for name in set(names) if name and visibility.allows(name.decode())}
+        return BitSet((docnum for docnum, name in enumerate(names) if name in allowed), size=size)
+
+    return entry.cached(("visible", *visibility.key()), compute)
 
 
 def _ordered_docs(entry: _SharedSearcher, request: SearchRequest) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -62,15 +63,17 @@ class NameKeys:
         keys.sort()
         return cls(keys, names, pulls, by_name)
 
-    def repositories(self, prefix: str, limit: int) -> list[Suggestion]:
-        """The ``limit`` most pulled repositories whose name or last segment starts with ``prefix``."""
+    def repositories(self, prefix: str, limit: int, allows: Callable[[str], bool] | None = None) -> list[Suggestion]:
+        """The ``limit`` most pulled repositories whose name or last segment starts with ``prefix``
+        (of those ``allows`` accepts, when given)."""
         prefix = prefix.lower()
         found: dict[int, None] = {}
         start = bisect_left(self.keys, (prefix, -1))
         for key, docnum in self.keys[start:]:
             if not key.startswith(prefix) or len(found) >= MAX_RANKED:
                 break
-            found[docnum] = None
+            if allows is None or allows(self.names[docnum]):
+                found[docnum] = None
         best = heapq.nsmallest(limit, found, key=lambda d: (-self.pulls[d], self.names[d]))
         return [Suggestion(self.names[d], "repository", self.pulls[d]) for d in best]
 

@@ -8,7 +8,10 @@ from typing import Literal
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from regsearch.config import AccessSettings
 from regsearch.resources import Resources
+from search_api.access import AccessPolicy, HtpasswdAccess, OpenAccess, install_access
+from search_api.htpasswd import Htpasswd
 from search_api.app import healthz, init_app
 from search_api.errors import register_error_handlers
 from webhooks.receiver import ReceiverPolicy, notifications_blueprint
@@ -26,6 +29,7 @@ def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], 
     if "search" in roles:
         hosts = {host: r.address for r in resources.settings.registries for host in r.hosts}
         init_app(app, resources.index, hosts)
+        install_access(app, access_policy(resources.settings.access))
     if "webhooks" in roles:
         settings = resources.settings
         policies = {
@@ -35,6 +39,13 @@ def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], 
         }
         app.register_blueprint(notifications_blueprint(resources.events, resources.dead_letters, policies))
     return app
+
+
+def access_policy(access: AccessSettings) -> AccessPolicy:
+    """The search API's access policy for ``--auth``."""
+    if access.mode == "htpasswd" and access.htpasswd is not None and access.acl is not None:
+        return HtpasswdAccess(Htpasswd(access.htpasswd), access.acl)
+    return OpenAccess()
 
 
 def readiness(ready: bool) -> tuple[Response, int]:

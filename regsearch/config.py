@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from regsearch.logs.kafka_settings import KafkaSettings
+from search_api.acl import Acl, AclError, load_acl
 
 DEFAULT_REGISTRY = "http://localhost:5000"
 DEFAULT_DATA_DIR = "./regsearch-data"
@@ -40,6 +41,9 @@ ENV = {
     "public_url": "REGSEARCH_PUBLIC_URL",
     "threads": "REGSEARCH_THREADS",
     "log_level": "REGSEARCH_LOG_LEVEL",
+    "auth": "REGSEARCH_AUTH",
+    "htpasswd": "REGSEARCH_HTPASSWD",
+    "acl": "REGSEARCH_ACL",
     "kafka_bootstrap": "REGSEARCH_KAFKA_BOOTSTRAP",
     "topic_prefix": "REGSEARCH_TOPIC_PREFIX",
     "kafka_partitions": "REGSEARCH_KAFKA_PARTITIONS",
@@ -65,6 +69,9 @@ DEFAULTS: dict[str, str | None] = {
     "public_url": None,
     "threads": "8",
     "log_level": "INFO",
+    "auth": "none",
+    "htpasswd": None,
+    "acl": None,
     "kafka_bootstrap": None,
     "topic_prefix": "regsearch",
     "kafka_partitions": "6",
@@ -106,6 +113,16 @@ class RegistrySettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    """Who may see what in search: ``none`` (everyone everything) or ``htpasswd`` (the
+    registry's htpasswd file for users, ``acl`` for what each may pull)."""
+
+    mode: str = "none"
+    htpasswd: Path | None = None
+    acl: Acl | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a Registry Search process needs to know, validated."""
 
@@ -118,6 +135,7 @@ class Settings:
     public_url: str | None = None
     threads: int = 8
     log_level: str = "INFO"
+    access: AccessSettings = field(default_factory=lambda: AccessSettings())
     kafka: KafkaSettings | None = None
 
     @property
@@ -238,8 +256,31 @@ def build_settings(
         public_url=values.get("public_url") or None,
         threads=int(to_number("threads", values.get("threads"), int)),
         log_level=check_log_level(values.get("log_level") or "INFO"),
+        access=access_settings(values),
         kafka=kafka_options(values),
     )
+
+
+AUTH_MODES = ("none", "htpasswd")
+
+
+def access_settings(values: Mapping[str, str | None]) -> AccessSettings:
+    """The access mode and its files, checked now: a service must not start with another policy
+    than the one written (a malformed ACL stops it, naming the line)."""
+    mode = (values.get("auth") or "none").lower()
+    if mode not in AUTH_MODES:
+        raise ConfigError(f"--auth/REGSEARCH_AUTH must be one of {', '.join(AUTH_MODES)}, got {mode!r}")
+    if mode == "none":
+        return AccessSettings()
+    htpasswd, acl = values.get("htpasswd"), values.get("acl")
+    if not htpasswd or not acl:
+        raise ConfigError("--auth htpasswd needs --htpasswd (the registry's htpasswd file) and --acl (who may pull what)")
+    if not Path(htpasswd).is_file():
+        raise ConfigError(f"--htpasswd: {htpasswd} is not a readable file")
+    try:
+        return AccessSettings(mode, Path(htpasswd), load_acl(Path(acl)))
+    except AclError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def check_log_level(value: str) -> str:

@@ -6,6 +6,7 @@ with Kafka every role can run in as many processes as wanted.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import sys
@@ -102,6 +103,16 @@ def start_threads(command: str, roles: frozenset[Role], resources: Resources, st
     return threads
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or a name) is only reachable from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def raise_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -147,6 +158,9 @@ def run_http(settings: Settings, app: object) -> None:
     )
     signal.signal(signal.SIGTERM, raise_exit)
     log.info("serving on http://%s:%d (data in %s)", settings.listen_host, settings.listen_port, settings.data_dir)
+    if settings.access.mode == "none" and not is_loopback(settings.listen_host):
+        log.warning("SEARCH IS OPEN: --auth none on %s shows every repository name to anyone who can reach "
+                    "this port; use --auth htpasswd, or listen on 127.0.0.1 behind a proxy", settings.listen_host)
     try:
         server.run()
     finally:

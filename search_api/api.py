@@ -15,12 +15,14 @@ with the documents as :func:`indexer.documents.document_to_dict` writes them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from indexer.documents import TagDocument, document_to_dict
 from indexer.index import SearchIndex
 from indexer.query_language import Digest, QuerySyntaxError, field_term
+from search_api.access import current_visibility
 from search_api.errors import ApiError
 from search_api.openapi import openapi_spec
 from search_api.query import parse_repository_registry, parse_search, parse_suggest
@@ -47,10 +49,11 @@ def current_index() -> SearchIndex:
 def search() -> Response:
     """Documents of one kind matching ``q`` and the filters, one page."""
     asked = parse_search(request.args)
-    wanted, index = asked.request, current_index()
+    wanted, index = replace(asked.request, visible=current_visibility()), current_index()
     page = index.search(wanted)
     facets = index.facets(wanted) if asked.facets else None
-    suggestion = index.did_you_mean(wanted.q) if page.total < SUGGEST_BELOW and wanted.q.strip() else None
+    suggestion = (index.did_you_mean(wanted.q, wanted.visible)
+                  if page.total < SUGGEST_BELOW and wanted.q.strip() else None)
     body = {
         "total": page.total,
         "limit": wanted.limit,
@@ -74,7 +77,7 @@ def openapi() -> Response:
 def suggest() -> Response:
     """Completions of what was typed: repository names, or ``repository:tag``, most pulled first."""
     wanted = parse_suggest(request.args)
-    found = current_index().suggest(wanted.prefix, wanted.limit)
+    found = current_index().suggest(wanted.prefix, wanted.limit, current_visibility())
     return jsonify({"prefix": wanted.prefix,
                     "suggestions": [{"text": s.text, "kind": s.kind, "pulls": s.pulls} for s in found]})
 
@@ -89,7 +92,7 @@ def digest(digest: str) -> Response:
     assert isinstance(wanted, Digest)
     results = [
         {"registry": t.registry, "repository": t.repository, "tag": t.tag, "digest": t.digest, "roles": digest_roles(t, wanted)}
-        for t in current_index().tags_with_digest(wanted)
+        for t in current_index().tags_with_digest(wanted, current_visibility())
     ]
     return jsonify({"digest": digest, "results": results})
 
@@ -100,10 +103,11 @@ def lineage(image: str, direction: str) -> Response:
     repository, colon, tag = image.rpartition(":")
     if not colon or not repository or "/" in tag:
         raise ApiError(400, f"image '{image}' is not repository:tag", "image")
-    found = current_index().tag(repository, tag, parse_repository_registry(request.args))
+    visibility = current_visibility()
+    found = current_index().tag(repository, tag, parse_repository_registry(request.args), visibility)
     if found is None:
         raise ApiError(404, f"image '{image}' is not in the index")
-    relatives = current_index().relatives(found, "base" if direction == "base" else "derived")
+    relatives = current_index().relatives(found, "base" if direction == "base" else "derived", visibility)
     results = [
         {"registry": r.image.registry, "repository": r.image.repository, "tag": r.image.tag,
          "digest": r.image.digest, "platform": r.platform, "layers": r.layers}
@@ -131,7 +135,7 @@ def _same_digest(digest: str, wanted: Digest) -> bool:
 @blueprint.get("/repositories/<path:name>")
 def repository(name: str) -> Response:
     """One repository with its tag documents; 404 when it is not indexed."""
-    found = current_index().repository(name, parse_repository_registry(request.args))
+    found = current_index().repository(name, parse_repository_registry(request.args), current_visibility())
     if found is None:
         raise ApiError(404, f"repository '{name}' is not in the index")
     repo, tags = found

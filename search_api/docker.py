@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from indexer.documents import RepositoryDocument
 from indexer.index import SearchPage, SearchRequest
 from indexer.query_language import field_term
+from search_api.access import current_visibility
 from search_api.api import current_index
 from search_api.query import DockerSearch, parse_docker_search
 
@@ -52,8 +53,8 @@ def search() -> Response:
     wanted = parse_docker_search(request.args)
     registry = current_app.config.get(HOSTS_CONFIG, {}).get(request.host.lower())
     conditions = (field_term("registry", registry),) if registry else ()
-    page = current_index().search(
-        SearchRequest(q=wanted.q, conditions=conditions, limit=wanted.n, offset=wanted.offset))
+    page = current_index().search(SearchRequest(
+        q=wanted.q, conditions=conditions, limit=wanted.n, offset=wanted.offset, visible=current_visibility()))
     return jsonify(docker_search_body(wanted, page))
 
 

@@ -16,11 +16,14 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 class ApiError(Exception):
     """An answer other than 200 that a view decides on, e.g. a bad parameter."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.headers = headers or {}
 
 
 def error_response(status: int, message: str, field: str | None = None) -> Response:
@@ -41,7 +44,9 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _api_error(error: ApiError) -> Response:
-    return error_response(error.status, error.message, error.field)
+    response = error_response(error.status, error.message, error.field)
+    response.headers.update(error.headers)
+    return response
 
 
 def _http_error(error: HTTPException) -> Response | HTTPException:

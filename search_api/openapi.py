@@ -179,7 +179,8 @@ def _json(schema: type[Schema] | dict[str, Any], description: str) -> dict[str, 
 
 
 _BAD = _json(Error, "a parameter is invalid; the message says which and why")
-_MISSING = _json(Error, "not in the index")
+_MISSING = _json(Error, "not in the index, or not visible to the caller (the same answer)")
+_DENIED = _json(Error, "credentials were sent and are wrong (--auth htpasswd): WWW-Authenticate: Basic")
 _PATH = {"in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -266,7 +267,12 @@ def openapi_spec() -> dict[str, Any]:
     spec.components.security_scheme("webhook", {"type": "http", "scheme": "bearer"})
     for schema in (RepositoryHit, TagHit):
         spec.components.schema(schema.__name__, schema=schema)
+    spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
     for path, operations in _operations().items():
+        if path.startswith(("/v1/", "/api/v1/")):  # what --auth guards
+            for operation in operations.values():
+                operation["responses"]["401"] = _DENIED
+                operation["security"] = [{}, {"basic": []}]
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     results = document["components"]["schemas"]["SearchAnswer"]["properties"]["results"]

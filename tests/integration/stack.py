@@ -57,10 +57,15 @@ def running_stack(
     auth: str | None = None,
     creds: Credentials | None = None,
     service_args: list[str] | None = None,
+    htpasswd_from_registry: bool = False,
 ) -> Iterator[Stack]:
+    """A registry notifying a started service; with ``htpasswd_from_registry`` the service
+    checks search callers against the registry's own htpasswd file (``--htpasswd``)."""
     service = ServiceProcess(tmp_path / "data", "", extra=service_args)
     registry = registry_factory(notify_url=service.notify_url, notify_token=service.token, auth=auth)
     service.registry_url = registry.url
+    if htpasswd_from_registry:
+        service.extra += ["--htpasswd", str(registry.directory / "htpasswd")]
     service.start()
     try:
         yield Stack(registry, service, oci, creds)

@@ -87,3 +87,20 @@ def test_kafka_options_come_from_flags(tmp_path: Path) -> None:
     assert (s.kafka.bootstrap, s.kafka.security_protocol, s.kafka.sasl_password, s.kafka.partitions) == (
         "k1:9092,k2:9092", "SASL_SSL", "pw", 12)
     assert settings_for(tmp_path).kafka is None
+
+
+def test_auth_htpasswd_needs_its_files_and_a_well_formed_acl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert settings_for(tmp_path).access.mode == "none"
+    with pytest.raises(ConfigError, match="needs --htpasswd"):
+        settings_for(tmp_path, auth="htpasswd")
+    with pytest.raises(ConfigError, match="must be one of none, htpasswd"):
+        settings_for(tmp_path, auth="ldap")
+    (tmp_path / "htpasswd").write_text("")
+    (tmp_path / "acl.yaml").write_text("anonymous: [public/*]\nusers:\n  alice: team-a/*\n")
+    data = str(tmp_path / "data")
+    assert main(["crawl", "--data-dir", data, "--auth", "htpasswd", "--htpasswd", str(tmp_path / "htpasswd"),
+                 "--acl", str(tmp_path / "acl.yaml")]) == 2
+    assert "line 3: users.alice must be a list" in capsys.readouterr().err
+    (tmp_path / "acl.yaml").write_text("anonymous: [public/*]\n")
+    s = settings_for(tmp_path, auth="htpasswd", htpasswd=str(tmp_path / "htpasswd"), acl=str(tmp_path / "acl.yaml"))
+    assert s.access.acl is not None and s.access.acl.visibility(None).patterns == ("public/*",)

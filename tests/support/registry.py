@@ -27,7 +27,7 @@ REGISTRY_BINARY = "/usr/bin/docker-registry"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 
-USERS: Mapping[str, str] = {"alice": "alice-secret", "admin": "admin-secret"}
+USERS: Mapping[str, str] = {"alice": "alice-secret", "bob": "bob-secret", "admin": "admin-secret"}
 """The users every authenticated test registry (htpasswd or token) knows."""
 
 

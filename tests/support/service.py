@@ -97,15 +97,17 @@ class ServiceProcess:
         headers = {"Content-Type": content_type, "Authorization": f"Bearer {token or self.token}"}
         return requests.post(self.notify_url, data=body, headers=headers, timeout=10)
 
-    def get(self, path: str, **params: Any) -> requests.Response:
-        return requests.get(self.url + path, params=params, timeout=10)
+    def get(self, path: str, auth: tuple[str, str] | None = None, **params: Any) -> requests.Response:
+        """GET ``path`` with ``params`` (and Basic ``auth`` when given)."""
+        return requests.get(self.url + path, params=params, auth=auth, timeout=10)
 
-    def wait_for(self, path: str, predicate: Any, timeout: float = 60.0, **params: Any) -> dict[str, Any]:
+    def wait_for(self, path: str, predicate: Any, timeout: float = 60.0, auth: tuple[str, str] | None = None,
+                 **params: Any) -> dict[str, Any]:
         """Poll ``path`` until ``predicate(json)`` holds; returns that answer."""
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
-            response = self.get(path, **params)
+            response = self.get(path, auth, **params)
             last = response.json()
             if response.status_code == 200 and predicate(last):
                 return last
