@@ -38,7 +38,7 @@ import heapq
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -60,12 +60,13 @@ from indexer.facets import count as count_facet
 from indexer.query_language import Digest, Exact, Expression, KeyValue, Word
 from indexer.query_language import parse as parse_query
 from indexer.highlights import highlights, text_terms
+from indexer.joins import Key, RepositoryKeys, segment_keys
 from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
 from indexer.storage import MappedFileStorage
 from indexer.suggest import NameKeys, Suggestion, segment_name_keys, starting_with, tag_suggestions
 from indexer.visibility import Visibility, visible
-from indexer.translate import tag_condition, tag_join_terms, translate
+from indexer.translate import tag_condition, translate
 from indexer.schema import (
     META_ID,
     SEARCHABLE_FIELDS,
@@ -375,15 +376,17 @@ class SearchIndex:
         return (False if text is None else text), exact_name
 
     def _repositories_with_tags(self, tag_query: Query) -> Query | None:
-        """The repositories, as a repository-index query, of the tags matching ``tag_query``."""
+        """The repositories, as a repository-index query, of the tags matching ``tag_query``
+        (see :mod:`indexer.joins`); computed once per tag searcher."""
         with self._using("tag") as entry:
-            reader = entry.searcher.reader()
-            docnums = list(entry.searcher.docs_for_query(tag_query))
-            if not docnums:
-                return None
-            registries = reader.column_reader("registry")
-            names = reader.column_reader("repository")
-            return tag_join_terms({(registries[d], names[d]) for d in docnums})
+            keys = entry.cached(("join", repr(tag_query)), lambda: _tag_keys(entry, tag_query))
+        return RepositoryKeys(keys, self._repository_keys) if keys else None
+
+    def _repository_keys(self, reader: Any) -> Mapping[Key, list[int]]:
+        """A repository segment's key table; asked by :class:`RepositoryKeys` matchers, which run
+        under the repository searcher's lock."""
+        entry = self._searchers["repository"]
+        return entry.segment_value(("join keys", str(reader.segment().segment_id())), lambda: segment_keys(reader))
 
     def tags_with_digest(self, digest: Digest, visibility: Visibility | None = None) -> list[TagDocument]:
         """Every visible tag whose manifest, index children, configs or layers hold ``digest`` (or,
@@ -602,6 +605,25 @@ def _prefix_bonus(entry: _SharedSearcher, q: str) -> dict[int, float] | None:
         if len(bonus) > MAX_PREFIX_TIER:
             return None
     return bonus
+
+
+def _tag_keys(entry: _SharedSearcher, tag_query: Query) -> frozenset[Key]:
+    """The ``(registry, repository)`` of every tag ``tag_query`` matches, read from each segment's
+    columns (their readers kept per segment: opening one reads its whole offset table)."""
+    keys: set[Key] = set()
+    for leaf, _ in entry.searcher.leaf_searchers():
+        reader = leaf.reader()
+        if reader.segment() is None or not reader.has_column("repository"):
+            continue
+        docnums = list(leaf.docs_for_query(tag_query))
+        if not docnums:
+            continue
+        registries, names = entry.segment_value(
+            ("join columns", str(reader.segment().segment_id())),
+            lambda: (reader.column_reader("registry"), reader.column_reader("repository")),
+        )
+        keys.update((registries[d], names[d]) for d in docnums)
+    return frozenset(keys)
 
 
 def _filter_values(request: SearchRequest) -> tuple[str | None, ...]:

@@ -13,16 +13,13 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from whoosh.query import Term
 
 from indexer.schema import META_ID
 
-# Prefix matches ranked by pulls at most: a one-letter prefix of 100,000 names
-# would otherwise rank them all. Past it, the first names in order are ranked.
-MAX_RANKED = 5000
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,9 @@ class NameKeys:
     names: list[str]  # by docnum
     pulls: list[int]  # by docnum
     by_name: dict[str, int]  # lower-case name -> docnum
+    # by docnum, its place among live repositories most pulled first, then by name: ranking a
+    # prefix's thousands of matches is then one C-level key lookup each
+    rank: list[int] = field(default_factory=list)
 
     @classmethod
     def read(cls, searcher: Any) -> NameKeys:
@@ -61,20 +61,21 @@ class NameKeys:
             by_name[name.lower()] = docnum
             keys += ((key, docnum) for key in _keys(name))
         keys.sort()
-        return cls(keys, names, pulls, by_name)
+        rank = [len(names)] * len(names)
+        for place, docnum in enumerate(sorted(by_name.values(), key=lambda d: (-pulls[d], names[d]))):
+            rank[docnum] = place
+        return cls(keys, names, pulls, by_name, rank)
 
     def repositories(self, prefix: str, limit: int, allows: Callable[[str], bool] | None = None) -> list[Suggestion]:
         """The ``limit`` most pulled repositories whose name or last segment starts with ``prefix``
         (of those ``allows`` accepts, when given)."""
         prefix = prefix.lower()
-        found: dict[int, None] = {}
         start = bisect_left(self.keys, (prefix, -1))
-        for key, docnum in self.keys[start:]:
-            if not key.startswith(prefix) or len(found) >= MAX_RANKED:
-                break
-            if allows is None or allows(self.names[docnum]):
-                found[docnum] = None
-        best = heapq.nsmallest(limit, found, key=lambda d: (-self.pulls[d], self.names[d]))
+        end = bisect_left(self.keys, (prefix + "\U0010ffff", -1))
+        found = {docnum for _, docnum in self.keys[start:end]}
+        if allows is not None:
+            found = {docnum for docnum in found if allows(self.names[docnum])}
+        best = heapq.nsmallest(limit, found, key=self.rank.__getitem__)
         return [Suggestion(self.names[d], "repository", self.pulls[d]) for d in best]
 
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from whoosh.query import And, Every, Not, NumericRange, Or, Prefix, Query, Term, Wildcard
 from whoosh.query import Phrase as WhooshPhrase
 
-from indexer.documents import repository_doc_id
 from indexer.query_language import (
     All,
     AnyOf,
@@ -145,9 +144,4 @@ def _negates(expression: Expression) -> bool:
     return False
 
 
-def tag_join_terms(repositories: set[tuple[str, str]]) -> Query | None:
-    """A repository-index query for ``(registry, repository)`` pairs; None for none."""
-    if not repositories:
-        return None
-    return Or([Term("id", repository_doc_id(registry, name)) for registry, name in sorted(repositories)])
 
