@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any
 
 FACETS = ("arch", "os", "namespace", "registry", "label")
@@ -43,8 +44,9 @@ def count(matches: Iterable[int], searcher: Any, field: str, cached: SegmentCach
     by_segment = _by_segment(matches, searcher)
     for leaf, offset, docnums in by_segment:
         values = cached(("facet", str(leaf.segment().segment_id()), field), lambda: segment_values(leaf, field))
-        for docnum in docnums:
-            counts.update(values.get(docnum - offset, ()))
+        get = values.get
+        # one update of all the segment's values: Counter.update per document cost most of a count
+        counts.update(chain.from_iterable(get(docnum - offset, ()) for docnum in docnums))
     top = TOP_LABEL_KEYS if field == "label" else TOP_VALUES
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top])
 

@@ -64,7 +64,15 @@ from indexer.joins import Key, RepositoryKeys, segment_keys
 from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
 from indexer.storage import MappedFileStorage
-from indexer.suggest import NameKeys, Suggestion, segment_name_keys, starting_with, tag_suggestions
+from indexer.suggest import (
+    MOST_SUGGESTIONS,
+    SHORT_PREFIX,
+    NameKeys,
+    Suggestion,
+    segment_name_keys,
+    starting_with,
+    tag_suggestions,
+)
 from indexer.visibility import Visibility, visible
 from indexer.translate import tag_condition, translate
 from indexer.schema import (
@@ -343,16 +351,18 @@ class SearchIndex:
         """Counts of each facet's values among ``request``'s matches (see :mod:`indexer.facets`),
         each facet counted with every filter but its own: the arch counts are those the other
         filters leave, so picking another architecture finds that many."""
-        counts: dict[str, dict[str, int]] = {}
+        narrowed = {facet: _without_filter(request, facet) for facet in FACETS}
         texts: dict[SearchRequest, Query | None | Literal[False]] = {}  # facets without a filter share one
-        for facet in FACETS:
-            narrowed = _without_filter(request, facet)
-            if narrowed not in texts:
-                texts[narrowed] = self._text(narrowed)[0]
-            text = texts[narrowed]
-            with self._using(request.kind) as entry:
-                matches = [] if text is False else _matches(entry, text, narrowed)
-                counts[facet] = count_facet(matches, entry.searcher, facet, entry.segment_value)
+        for each in narrowed.values():
+            if each not in texts:  # before taking the searcher: a join takes the tag searcher first
+                texts[each] = self._text(each)[0]
+        counts: dict[str, dict[str, int]] = {}
+        with self._using(request.kind) as entry:  # one searcher for every count, so do their matches
+            found: dict[SearchRequest, list[int]] = {}
+            for facet, each in narrowed.items():
+                if each not in found:
+                    found[each] = [] if texts[each] is False else _matches(entry, texts[each], each)
+                counts[facet] = count_facet(found[each], entry.searcher, facet, entry.segment_value)
         return counts
 
     def _text(self, request: SearchRequest) -> tuple[Query | None | Literal[False], str]:
@@ -432,9 +442,13 @@ class SearchIndex:
     def suggest(self, prefix: str, limit: int, visibility: Visibility | None = None) -> list[Suggestion]:
         """Completions of ``prefix`` among visible repositories: their names, or with a ``:``
         that repository's tags (see :mod:`indexer.suggest`)."""
+        allows = None if visibility is None else visibility.allows
         with self._using("repository") as entry:
             keys: NameKeys = entry.cached(("suggest",), lambda: NameKeys.read(entry.searcher))
-        allows = None if visibility is None else visibility.allows
+            if ":" not in prefix and allows is None and len(prefix) <= SHORT_PREFIX:
+                # what everyone types first: each ranks thousands of names, so once per searcher
+                best = entry.cached(("suggest", prefix.lower()), lambda: keys.repositories(prefix, MOST_SUGGESTIONS))
+                return best[:limit]
         if ":" not in prefix:
             return keys.repositories(prefix, limit, allows)
         if allows is not None and not allows(prefix.partition(":")[0]):

@@ -22,6 +22,10 @@ from indexer.schema import META_ID
 
 
 
+MOST_SUGGESTIONS = 50  # the largest limit a caller may ask for
+SHORT_PREFIX = 2  # prefixes up to this long have their ranking kept per searcher (see SearchIndex.suggest)
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """One completion: a repository name or ``repository:tag``, with its repository's pulls."""

@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 from werkzeug.datastructures import MultiDict
 
 from indexer.index import SearchRequest
+from indexer.suggest import MOST_SUGGESTIONS
 from indexer.query_language import QuerySyntaxError, field_term
 from indexer.query_language import parse as parse_query
 from search_api.errors import ApiError
@@ -126,7 +127,7 @@ class SuggestRequest:
 
 class _SuggestSchema(Schema):
     prefix = fields.String(load_default="", validate=validate.Length(max=MAX_QUERY_LENGTH))
-    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MOST_SUGGESTIONS))
 
     @post_load
     def _build(self, data: dict[str, Any], **kwargs: Any) -> SuggestRequest:
