@@ -13,7 +13,8 @@ pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FEATURES = {"search with facets", "search, filters", "docker /v1/search", "suggest",
-            "prefix query (suggest's alternative)", "facets counted by the client (alternative)"}
+            "prefix query (suggest's alternative)", "facets counted by the client (alternative)",
+            "HTTP floor (/healthz)"}
 
 
 def test_a_tiny_feature_run_times_every_feature(tmp_path: Path) -> None:
