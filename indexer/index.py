@@ -65,8 +65,8 @@ from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
 from indexer.storage import MappedFileStorage
 from indexer.suggest import (
+    KEEP_RANKING_FROM,
     MOST_SUGGESTIONS,
-    SHORT_PREFIX,
     NameKeys,
     Suggestion,
     segment_name_keys,
@@ -445,8 +445,8 @@ class SearchIndex:
         allows = None if visibility is None else visibility.allows
         with self._using("repository") as entry:
             keys: NameKeys = entry.cached(("suggest",), lambda: NameKeys.read(entry.searcher))
-            if ":" not in prefix and allows is None and len(prefix) <= SHORT_PREFIX:
-                # what everyone types first: each ranks thousands of names, so once per searcher
+            if ":" not in prefix and allows is None and keys.count(prefix) > KEEP_RANKING_FROM:
+                # what everyone types first ("l", "lib") ranks thousands of names: once per searcher
                 best = entry.cached(("suggest", prefix.lower()), lambda: keys.repositories(prefix, MOST_SUGGESTIONS))
                 return best[:limit]
         if ":" not in prefix:

@@ -23,7 +23,8 @@ from indexer.schema import META_ID
 
 
 MOST_SUGGESTIONS = 50  # the largest limit a caller may ask for
-SHORT_PREFIX = 2  # prefixes up to this long have their ranking kept per searcher (see SearchIndex.suggest)
+# a prefix of more names than this has its ranking kept per searcher (see SearchIndex.suggest)
+KEEP_RANKING_FROM = 500
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,17 @@ class NameKeys:
             rank[docnum] = place
         return cls(keys, names, pulls, by_name, rank)
 
+    def count(self, prefix: str) -> int:
+        """How many keys start with ``prefix`` (a name can have two: itself and its last segment)."""
+        return len(range(*self._range(prefix.lower())))
+
+    def _range(self, prefix: str) -> tuple[int, int]:
+        return bisect_left(self.keys, (prefix, -1)), bisect_left(self.keys, (prefix + "\U0010ffff", -1))
+
     def repositories(self, prefix: str, limit: int, allows: Callable[[str], bool] | None = None) -> list[Suggestion]:
         """The ``limit`` most pulled repositories whose name or last segment starts with ``prefix``
         (of those ``allows`` accepts, when given)."""
-        prefix = prefix.lower()
-        start = bisect_left(self.keys, (prefix, -1))
-        end = bisect_left(self.keys, (prefix + "\U0010ffff", -1))
+        start, end = self._range(prefix.lower())
         found = {docnum for _, docnum in self.keys[start:end]}
         if allows is not None:
             found = {docnum for docnum in found if allows(self.names[docnum])}

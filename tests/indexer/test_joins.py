@@ -7,7 +7,6 @@ from pathlib import Path
 from indexer.documents import RepositoryDocument
 from indexer.index import SearchIndex
 from indexer.joins import RepositoryKeys, segment_keys
-from indexer.suggest import NameKeys
 
 REG = "registry.test:5000"
 
@@ -32,16 +31,3 @@ def test_keys_match_what_id_terms_match_across_segments_and_deletions(tmp_path: 
             assert len(list(searcher.docs_for_query(query))) == 3
     finally:
         index.close()
-
-
-def test_suggestions_rank_every_match_by_pulls_however_many() -> None:
-    names = [f"lib/l{i:05d}" for i in range(20_000)]
-    pulls = [0] * len(names)
-    pulls[19_999], pulls[7] = 50, 9
-    by_name = {name: docnum for docnum, name in enumerate(names)}
-    rank = [0] * len(names)
-    for place, docnum in enumerate(sorted(by_name.values(), key=lambda d: (-pulls[d], names[d]))):
-        rank[docnum] = place
-    keys = sorted((key, d) for d, name in enumerate(names) for key in (name, name.rsplit("/", 1)[1]))
-    found = NameKeys(keys, names, pulls, by_name, rank).repositories("l", 3)
-    assert [(s.text, s.pulls) for s in found] == [("lib/l19999", 50), ("lib/l00007", 9), ("lib/l00000", 0)]
