@@ -110,6 +110,9 @@ def plan_batch(events: Iterable[Event], now: str = "") -> dict[RepoKey, Reposito
             plan.tags[event.tag] = TagHint(event.timestamp, event.digest) if pushed else NO_HINT
         elif event.action == "delete" and event.digest is not None:
             plan.deleted_digests.add(event.digest)
+            for tag, hint in plan.tags.items():  # a push of what is gone since proves nothing
+                if hint.digest == event.digest:
+                    plan.tags[tag] = NO_HINT
     return plans
 
 

@@ -91,6 +91,23 @@ def test_delete_by_digest_removes_every_tag_pointing_at_it(registry: FakeRegistr
     assert isinstance(repo_doc, RepositoryDocument) and repo_doc.tags == ("latest",)
 
 
+def test_a_push_and_the_delete_of_its_digest_in_one_batch_leave_the_tag_deleted(registry: FakeRegistry) -> None:
+    """A replay after an indexer died can bring both at once, the push already indexed: the
+    delete must win, not the push's "that digest is what is indexed"."""
+    state = MemoryState()
+    worker = make(registry, state)
+    digest = registry.tag_map["team/app"]["1.0"]
+    run(worker, state, event("push", tag="1.0", digest=digest))
+    del registry.tag_map["team/app"]["1.0"]
+    result = run(worker, state, event("push", tag="1.0", digest=digest), event("delete", digest=digest))
+    assert result.changes[0] == (tag_doc_id(REG, "team/app", "1.0"), None)
+    assert "1.0" not in state.tags(REG, "team/app")
+    registry.tag_map["team/app"]["1.0"] = digest
+    again = run(worker, state, event("delete", digest=digest), event("push", tag="1.0", digest=digest))
+    assert again.changes[0][0] == tag_doc_id(REG, "team/app", "1.0") and again.changes[0][1] is not None, (
+        "pushed again after the delete: the push stands")
+
+
 def test_repository_without_tags_leaves_the_search(registry: FakeRegistry) -> None:
     state = MemoryState()
     worker = make(registry, state)
