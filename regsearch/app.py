@@ -14,6 +14,7 @@ from search_api.access import AccessPolicy, HtpasswdAccess, OpenAccess, install_
 from search_api.htpasswd import Htpasswd
 from search_api.app import healthz, init_app
 from search_api.errors import register_error_handlers
+from search_api.headers import install_security_headers
 from webhooks.receiver import ReceiverPolicy, notifications_blueprint
 
 Role = Literal["webhooks", "indexer", "search"]
@@ -23,6 +24,7 @@ def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], 
     """Health, readiness and metrics always; search and webhooks when the roles say so."""
     app = Flask("regsearch")
     register_error_handlers(app)
+    install_security_headers(app)
     app.add_url_rule("/healthz", view_func=healthz)
     app.add_url_rule("/readyz", view_func=lambda: readiness(ready()))
     app.add_url_rule("/metrics", view_func=metrics)

@@ -10,6 +10,7 @@ from flask import Flask, Response, jsonify
 from indexer.index import SearchIndex
 from search_api import api, docker
 from search_api.errors import register_error_handlers
+from search_api.headers import install_security_headers
 
 
 def create_app(
@@ -23,6 +24,7 @@ def create_app(
     app = Flask(__name__)
     app.config.from_mapping(config or {})
     register_error_handlers(app)
+    install_security_headers(app)
     init_app(app, index_getter, registry_hosts)
     app.add_url_rule("/healthz", view_func=healthz)
     return app
