@@ -108,6 +108,12 @@ class Credentials:
     password: str = field(repr=False)
 
 
+def registry_address(url: str) -> str:
+    """``host:port`` of a registry URL in lower case, without credentials: how documents and
+    events name that registry."""
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
+
+
 class RegistryClient:
     """One registry, shared by the indexer's worker threads.
 
@@ -124,7 +130,7 @@ class RegistryClient:
         pool_size: int = 16,
     ) -> None:
         self.url = url.rstrip("/")
-        self.name = urlsplit(self.url).netloc.rpartition("@")[2].lower()
+        self.name = registry_address(self.url)
         self._credentials = credentials
         self._timeout = timeout
         self._session = environment_session(self.url)

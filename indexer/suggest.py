@@ -73,7 +73,8 @@ class NameKeys:
 
     def count(self, prefix: str) -> int:
         """How many keys start with ``prefix`` (a name can have two: itself and its last segment)."""
-        return len(range(*self._range(prefix.lower())))
+        start, end = self._range(prefix.lower())
+        return end - start
 
     def _range(self, prefix: str) -> tuple[int, int]:
         return bisect_left(self.keys, (prefix, -1)), bisect_left(self.keys, (prefix + "\U0010ffff", -1))

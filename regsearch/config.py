@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from indexer.registry import registry_address
 from regsearch.logs.kafka_settings import KafkaSettings
 from search_api.acl import Acl, AclError, load_acl
 
@@ -109,7 +110,7 @@ class RegistrySettings:
     @property
     def address(self) -> str:
         """``host:port`` of the URL in lower case: how documents and events name this registry."""
-        return urlsplit(self.url).netloc.rpartition("@")[2].lower()
+        return registry_address(self.url)
 
 
 @dataclass(frozen=True)
