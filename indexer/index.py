@@ -47,10 +47,10 @@ from typing import Any, Literal
 
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
-from whoosh.idsets import BitSet
 from whoosh.index import FileIndex
 from whoosh.query import And, AndMaybe, ConstantScoreQuery, Or, Query, Term
 
+from indexer.docsets import DocumentSet
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.ranking import SegmentPrefix, ranked_matches
@@ -646,7 +646,7 @@ def _filter_values(request: SearchRequest) -> tuple[str | None, ...]:
     return (request.arch.lower() if request.arch else None, request.os.lower() if request.os else None, *visible)
 
 
-def _filter_set(entry: _SharedSearcher, request: SearchRequest) -> Any:
+def _filter_set(entry: _SharedSearcher, request: SearchRequest) -> DocumentSet | None:
     """The documents passing ``request``'s filters and visible to its caller, computed once per
     searcher; None without filters."""
     arch_os = _filter_values(request)[:2]
@@ -656,26 +656,24 @@ def _filter_set(entry: _SharedSearcher, request: SearchRequest) -> Any:
     allowed = None
     if arch_os != (None, None):
         terms = [Term(name, value) for name, value in zip(_FILTER_FIELDS, arch_os) if value is not None]
-        allowed = entry.cached(("filter", *arch_os),
-                               lambda: BitSet(searcher.docs_for_query(And(terms)), size=searcher.doc_count_all()))
+        allowed = entry.cached(("filter", *arch_os), lambda: DocumentSet(searcher.docs_for_query(And(terms))))
     if request.visible is None:
         return allowed
     seen = _visible_set(entry, request.visible)
     if allowed is None:
         return seen
-    return entry.cached(("filter", *_filter_values(request)), lambda: allowed.intersection(seen))
+    return entry.cached(("filter", *_filter_values(request)), lambda: allowed & seen)
 
 
-def _visible_set(entry: _SharedSearcher, visibility: Visibility) -> Any:
+def _visible_set(entry: _SharedSearcher, visibility: Visibility) -> DocumentSet:
     """The documents of repositories ``visibility`` allows, once per searcher and caller's patterns."""
     def compute() -> Any:
         reader = entry.searcher.reader()
-        size = entry.searcher.doc_count_all()
         if reader.doc_count_all() == 0:
-            return BitSet(size=max(size, 1))
+            return DocumentSet()
         names = list(reader.column_reader("repository", translate=False))  # bytes: decoded once per name
         allowed = {name for name in set(names) if name and visibility.allows(name.decode())}
-        return BitSet((docnum for docnum, name in enumerate(names) if name in allowed), size=size)
+        return DocumentSet(docnum for docnum, name in enumerate(names) if name in allowed)
 
     return entry.cached(("visible", *visibility.key()), compute)
 
@@ -700,7 +698,7 @@ def _order(entry: _SharedSearcher, order: str) -> list[int]:
     return entry.cached((order,), lambda: _sorted_by(entry.searcher, order))
 
 
-def _sorted_matches(entry: _SharedSearcher, query: Query, request: SearchRequest, allowed: Any) -> tuple[int, list[int]]:
+def _sorted_matches(entry: _SharedSearcher, query: Query, request: SearchRequest, allowed: DocumentSet | None) -> tuple[int, list[int]]:
     """How many documents match ``query`` (in ``allowed``), and the first of them in ``request.sort`` order."""
     matches = set(entry.searcher.docs_for_query(query))
     if allowed is not None:

@@ -533,13 +533,13 @@ def test_filters_stay_cached_however_many_segments_are_searched(index: SearchInd
     for n in range(indexer.index._CACHED_VALUES // 2 + 1):
         index.apply(upserts(repo(f"server-{n}", description="a web server", platforms=(AMD64,))), {0: n + 1})
     computed: list[str] = []
-    real_filter_set = indexer.index.BitSet
+    real_filter_set = indexer.index.DocumentSet
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         computed.append("filter")
         return real_filter_set(*args, **kwargs)
 
-    monkeypatch.setattr(indexer.index, "BitSet", counting)
+    monkeypatch.setattr(indexer.index, "DocumentSet", counting)
     for _ in range(3):
         assert index.search(SearchRequest(q="server", arch="amd64")).total == indexer.index._CACHED_VALUES // 2 + 1
     with index._using("repository") as entry:

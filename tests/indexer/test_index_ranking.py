@@ -185,3 +185,18 @@ def test_intersections_skipping_to_the_narrow_sides_documents_score_the_same(
     index._generation += 1  # a fresh searcher: no matcher state from earlier tests
     total, best = whoosh_ranking(path, q)
     assert page(index, q, limit=40) == (total, best[:40])
+
+
+@pytest.mark.parametrize("skip_ratio", [0, 10**9], ids=["skipping to each allowed document", "reading whole blocks"])
+@pytest.mark.parametrize("q", [COMMON, "library client", "python-tools", "se* data", "files"])
+def test_filters_drop_documents_at_the_leaves_and_score_the_same(
+    segmented: tuple[SearchIndex, Path], q: str, skip_ratio: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An architecture filter reaches the leaves as each segment's allowed documents, read either
+    # way a leaf can be read: the page and the total stay Whoosh's.
+    monkeypatch.setattr(indexer.ranking, "_SKIP_RATIO", skip_ratio)
+    index, path = segmented
+    index._generation += 1  # a fresh searcher: no matcher state from earlier tests
+    total, best = whoosh_ranking(path, q, arch="arm64")
+    assert 0 < total < whoosh_ranking(path, q)[0]
+    assert page(index, q, limit=40, arch="arm64") == (total, best[:40])
