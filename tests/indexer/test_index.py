@@ -546,3 +546,27 @@ def test_filters_stay_cached_however_many_segments_are_searched(index: SearchInd
         # name and text lengths of every segment: more than the filters' cache holds
         assert 2 * len(entry.searcher.reader().leaf_readers()) > indexer.index._CACHED_VALUES
     assert computed == ["filter"]
+
+
+def test_a_searcher_opened_before_segments_are_merged_away_still_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The soak benchmark's 500s: the follower (another process) merged segments away and Whoosh
+    # deleted their files at that commit, while the search process's searcher, opened before,
+    # had not yet opened their stored fields and lengths. Retired files now outlive searchers.
+    monkeypatch.setattr(indexer.index, "REFRESH_SECONDS", 3600.0)  # the reader keeps its searcher
+    writer = SearchIndex.open(tmp_path / "index")
+    writer.apply(upserts(*(repo(f"first-{n}", description="tool") for n in range(3))), {0: 1})
+    reader = SearchIndex.open(tmp_path / "index")
+    assert reader.segments()["repository"] == 1  # its searcher is open, its column files are not
+
+    for batch in range(2, 40):
+        writer.apply(upserts(*(repo(f"app{batch}-{n}", description="tool") for n in range(3))), {0: batch})
+    while writer.compact():
+        pass
+
+    page = reader.search(SearchRequest(q="", limit=200))
+    assert page.total == 3 and sorted(d.name for d in page.documents) == ["first-0", "first-1", "first-2"]
+    assert reader.search(SearchRequest(q="tool", limit=200)).total == 3
+    writer.close()
+    reader.close()

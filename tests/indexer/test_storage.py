@@ -7,6 +7,7 @@ from pathlib import Path
 
 from whoosh.filedb.filestore import FileStorage
 
+import indexer.storage
 from indexer.storage import MappedFile, MappedFileStorage
 
 
@@ -45,3 +46,20 @@ def test_an_empty_file_opens_unmapped(tmp_path: Path) -> None:
     empty = MappedFileStorage(str(tmp_path)).open_file("empty")
     assert empty.read() == b""
     empty.close()
+
+
+def test_an_unused_file_is_deleted_only_after_the_grace_period(tmp_path: Path) -> None:
+    write_sample(tmp_path)
+    now = [1000.0]
+    storage = MappedFileStorage(str(tmp_path), clock=lambda: now[0])
+
+    storage.delete_file("sample")  # Whoosh's commit found it unused: noted, kept
+    assert (tmp_path / "sample").exists()
+    now[0] += indexer.storage.RETIRED_GRACE_S - 1
+    storage.delete_file("sample")  # the next commit, still within the grace period
+    assert (tmp_path / "sample").exists()
+    now[0] += 1
+    storage.delete_file("sample")
+    assert not (tmp_path / "sample").exists()
+    storage.delete_file("sample")  # asked again after it is gone: nothing to do, no error
+    storage.delete_file("sample")
