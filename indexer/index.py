@@ -60,6 +60,7 @@ from indexer.facets import count as count_facet
 from indexer.query_language import Digest, Exact, Expression, KeyValue, Word
 from indexer.query_language import parse as parse_query
 from indexer.highlights import highlights, text_terms
+from indexer.limits import check_deadline, check_expansions
 from indexer.joins import Key, RepositoryKeys, segment_keys
 from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
@@ -317,7 +318,8 @@ class SearchIndex:
 
         Plain words never raise on odd text. In the query language
         (``request.language``), raises :class:`QuerySyntaxError` for a query
-        that does not parse.
+        that does not parse. Raises :class:`~indexer.limits.QueryLimitError`
+        for a query past its limits (see :mod:`indexer.limits`).
         """
         text, exact_name = self._text(request)
         if text is False:
@@ -325,6 +327,7 @@ class SearchIndex:
         with self._using(request.kind) as entry:
             if text is None:
                 return _page(entry, _ordered_docs(entry, request), request)
+            check_expansions(text, entry.searcher.reader())
             allowed = _filter_set(entry, request)
             if allowed is not None and not allowed:  # whoosh reads an empty filter as no filter
                 return SearchPage(0, ())
@@ -362,6 +365,7 @@ class SearchIndex:
             for facet, each in narrowed.items():
                 if each not in found:
                     found[each] = [] if texts[each] is False else _matches(entry, texts[each], each)
+                check_deadline()
                 counts[facet] = count_facet(found[each], entry.searcher, facet, entry.segment_value)
         return counts
 
@@ -624,8 +628,10 @@ def _prefix_bonus(entry: _SharedSearcher, q: str) -> dict[int, float] | None:
 def _tag_keys(entry: _SharedSearcher, tag_query: Query) -> frozenset[Key]:
     """The ``(registry, repository)`` of every tag ``tag_query`` matches, read from each segment's
     columns (their readers kept per segment: opening one reads its whole offset table)."""
+    check_expansions(tag_query, entry.searcher.reader())
     keys: set[Key] = set()
     for leaf, _ in entry.searcher.leaf_searchers():
+        check_deadline()
         reader = leaf.reader()
         if reader.segment() is None or not reader.has_column("repository"):
             continue
@@ -701,6 +707,7 @@ def _order(entry: _SharedSearcher, order: str) -> list[int]:
 def _sorted_matches(entry: _SharedSearcher, query: Query, request: SearchRequest, allowed: DocumentSet | None) -> tuple[int, list[int]]:
     """How many documents match ``query`` (in ``allowed``), and the first of them in ``request.sort`` order."""
     matches = set(entry.searcher.docs_for_query(query))
+    check_deadline()
     if allowed is not None:
         matches = {d for d in matches if d in allowed}
     rank = entry.cached((request.sort, "rank"), lambda: {d: n for n, d in enumerate(_order(entry, request.sort))})
@@ -712,6 +719,7 @@ def _matches(entry: _SharedSearcher, text: Query | None, request: SearchRequest)
     """Every document matching ``text`` (every one when None) and ``request``'s arch and os filters."""
     if text is None:
         return _ordered_docs(entry, request)
+    check_expansions(text, entry.searcher.reader())
     allowed = _filter_set(entry, request)
     found = entry.searcher.docs_for_query(text)
     return [d for d in found if d in allowed] if allowed is not None else list(found)

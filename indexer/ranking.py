@@ -33,6 +33,7 @@ from whoosh.scoring import BM25FScorer
 from whoosh.util.numeric import byte_to_length
 
 from indexer.docsets import DocumentSet
+from indexer.limits import check_deadline
 
 # Popularity's share of the score: log(1 + pulls) times this. A BM25F score here is 5-30, so
 # 1,000 pulls (log ~6.9) weigh like a few more matching words; the ranking tiers (1,000+) stay apart.
@@ -62,6 +63,7 @@ def ranked_matches(
     context = searcher.context()
     total, best = 0, []
     for leaf, offset in searcher.leaf_searchers():
+        check_deadline()
         within = None if allowed is None else allowed.segment(offset, leaf.reader().doc_count_all())
         scores = BlockScoring(_lengths_of(cached, leaf)).scores(query.matcher(leaf, context), within)
         for docnum, extra in (bonus or {}).items():
@@ -209,6 +211,7 @@ class BlockScoring:
         known: dict[tuple[float, int], float] = {}  # few distinct (weight, length) pairs: score each once
         scores: dict[int, float] = {}
         while leaf.is_active():
+            check_deadline()
             ids, weights = _block(leaf)
             if within is not None:
                 kept = [(docnum, weight) for docnum, weight in zip(ids, weights) if docnum in within]
@@ -297,8 +300,10 @@ def _maybe(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
 
 
 def _one_by_one(matcher: Any) -> dict[int, float]:
-    scores = {}
+    scores: dict[int, float] = {}
     while matcher.is_active():
+        if len(scores) % 256 == 0:
+            check_deadline()
         scores[matcher.id()] = matcher.score()
         matcher.next()
     return scores

@@ -178,9 +178,13 @@ def _json(schema: type[Schema] | dict[str, Any], description: str) -> dict[str, 
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_BAD = _json(Error, "a parameter is invalid; the message says which and why")
+_BAD = _json(Error, "a parameter is invalid, or the query went past one of its limits (length, terms, "
+                    "wildcard expansions, time budget); the message says which and why")
 _MISSING = _json(Error, "not in the index, or not visible to the caller (the same answer)")
 _DENIED = _json(Error, "credentials were sent and are wrong (--auth htpasswd): WWW-Authenticate: Basic")
+_LIMITED = {**_json(Error, "past --rate-limit for this client address"),
+            "headers": {"Retry-After": {"description": "seconds until a request is allowed again",
+                                        "schema": {"type": "integer"}}}}
 _PATH = {"in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -272,6 +276,7 @@ def openapi_spec() -> dict[str, Any]:
         if path.startswith(("/v1/", "/api/v1/")):  # what --auth guards
             for operation in operations.values():
                 operation["responses"]["401"] = _DENIED
+                operation["responses"]["429"] = _LIMITED
                 operation["security"] = [{}, {"basic": []}]
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
