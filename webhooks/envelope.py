@@ -202,11 +202,14 @@ def _is_uncounted_pull(data: Mapping[str, Any]) -> bool:
 
 def _problem(index: int, raw: object, message: str) -> EventProblem:
     event_id = raw.get("id") if isinstance(raw, dict) else None
+    # Stored bare when it reads back as a bare event; anything else (a number, an object without
+    # id/action/target or with an "events" key) in a one-event envelope, so replay reads it too.
+    bare = isinstance(raw, dict) and "events" not in raw and bool(_BARE_EVENT_KEYS & raw.keys())
     return EventProblem(
         index=index,
         event_id=event_id if isinstance(event_id, str) and event_id else None,
         message=message,
-        raw=json.dumps(raw, separators=(",", ":")).encode(),
+        raw=json.dumps(raw if bare else {"events": [raw]}, separators=(",", ":")).encode(),
     )
 
 

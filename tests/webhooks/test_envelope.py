@@ -181,8 +181,9 @@ def test_event_that_is_not_an_object_is_a_problem() -> None:
     (problem,) = parsed.problems
     assert (problem.index, problem.event_id) == (0, None)
     assert problem.message == "event is not a JSON object"
-    assert problem.raw == b'"push"'
+    assert problem.raw == b'{"events":["push"]}'  # stored so that a replay reads it as the same problem
     assert len(parsed.events) == 1
+    assert [p.message for p in parse_envelope(problem.raw, REGISTRY).problems] == ["event is not a JSON object"]
 
 
 @pytest.mark.parametrize(
