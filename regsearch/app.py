@@ -15,6 +15,7 @@ from search_api.htpasswd import Htpasswd
 from search_api.app import healthz, init_app
 from search_api.errors import register_error_handlers
 from search_api.headers import install_security_headers
+from search_api.limits import install_rate_limit
 from webhooks.receiver import ReceiverPolicy, notifications_blueprint
 
 Role = Literal["webhooks", "indexer", "search"]
@@ -30,7 +31,9 @@ def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], 
     app.add_url_rule("/metrics", view_func=metrics)
     if "search" in roles:
         hosts = {host: r.address for r in resources.settings.registries for host in r.hosts}
-        init_app(app, resources.index, hosts)
+        if resources.settings.rate_limit:  # first: a client past it costs no password check
+            install_rate_limit(app, resources.settings.rate_limit)
+        init_app(app, resources.index, hosts, resources.settings.query_budget_s)
         install_access(app, access_policy(resources.settings.access))
     if "webhooks" in roles:
         settings = resources.settings

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from regsearch.config import DEFAULTS, ENV, ConfigError, Settings, build_settings
 from regsearch.config_file import ConfigFile, load_config_file
+from regsearch.redaction import configure_logging
 
 log = logging.getLogger("regsearch")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 COMMON_FLAGS: list[tuple[str, str]] = [
     ("registry", "registry base URL"),
@@ -25,6 +27,10 @@ COMMON_FLAGS: list[tuple[str, str]] = [
     ("reconcile_interval", "seconds between catalog walks"),
     ("public_url", "URL the registry uses to reach this service (for the printed config)"),
     ("threads", "HTTP worker threads"),
+    ("query_budget", "seconds one search request may spend in the index before a 400"),
+    ("rate_limit", "search requests allowed per client address, e.g. 20/second;600/minute (429 past it)"),
+    ("tls_cert", "PEM certificate (chain) to serve HTTPS directly, with --tls-key"),
+    ("tls_key", "PEM private key of --tls-cert"),
     ("log_level", "DEBUG, INFO, WARNING or ERROR"),
     ("auth", "who sees what in search: none, or htpasswd (with --htpasswd and --acl)"),
     ("htpasswd", "the registry's htpasswd file (bcrypt), for --auth htpasswd"),
@@ -94,10 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = resolve_settings(args)
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(settings.log_level, LOG_FORMAT, settings.secrets())
         return run(args, settings)
     except ConfigError as exc:
         print(f"regsearch: {exc}", file=sys.stderr)

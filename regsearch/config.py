@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
+from indexer.limits import DEFAULT_QUERY_BUDGET_S
 from indexer.registry import registry_address
 from regsearch.logs.kafka_settings import KafkaSettings
 from search_api.acl import Acl, AclError, load_acl
@@ -41,6 +45,10 @@ ENV = {
     "reconcile_interval": "REGSEARCH_RECONCILE_INTERVAL",
     "public_url": "REGSEARCH_PUBLIC_URL",
     "threads": "REGSEARCH_THREADS",
+    "query_budget": "REGSEARCH_QUERY_BUDGET",
+    "rate_limit": "REGSEARCH_RATE_LIMIT",
+    "tls_cert": "REGSEARCH_TLS_CERT",
+    "tls_key": "REGSEARCH_TLS_KEY",
     "log_level": "REGSEARCH_LOG_LEVEL",
     "auth": "REGSEARCH_AUTH",
     "htpasswd": "REGSEARCH_HTPASSWD",
@@ -69,6 +77,10 @@ DEFAULTS: dict[str, str | None] = {
     "reconcile_interval": "600",
     "public_url": None,
     "threads": "8",
+    "query_budget": str(DEFAULT_QUERY_BUDGET_S),
+    "rate_limit": None,
+    "tls_cert": None,
+    "tls_key": None,
     "log_level": "INFO",
     "auth": "none",
     "htpasswd": None,
@@ -124,6 +136,14 @@ class AccessSettings:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """HTTPS served directly (``--tls-cert``/``--tls-key``), for deployments without a proxy."""
+
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a Registry Search process needs to know, validated."""
 
@@ -135,6 +155,11 @@ class Settings:
     reconcile_interval_s: float = 600.0
     public_url: str | None = None
     threads: int = 8
+    # wall time one search request may spend in the index (see indexer.limits)
+    query_budget_s: float = DEFAULT_QUERY_BUDGET_S
+    # flask-limiter notation, e.g. "20/second;600/minute", per client address; None: no limit
+    rate_limit: str | None = None
+    tls: TlsSettings | None = None
     log_level: str = "INFO"
     access: AccessSettings = field(default_factory=lambda: AccessSettings())
     kafka: KafkaSettings | None = None
@@ -143,6 +168,14 @@ class Settings:
     def registry(self) -> RegistrySettings:
         """The first registry: the one ``POST /notifications`` (without a name) is for."""
         return self.registries[0]
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret these settings hold, for the logs to redact (see :mod:`regsearch.redaction`)."""
+        found = [token for r in self.registries for token in r.webhook_tokens]
+        found += [r.password for r in self.registries if r.password]
+        if self.kafka is not None and self.kafka.sasl_password:
+            found.append(self.kafka.sasl_password)
+        return tuple(found)
 
     def notifications_url(self, registry: RegistrySettings) -> str:
         """Where ``registry`` should POST its notifications.
@@ -256,6 +289,9 @@ def build_settings(
         reconcile_interval_s=to_number("reconcile_interval", values.get("reconcile_interval"), float),
         public_url=values.get("public_url") or None,
         threads=int(to_number("threads", values.get("threads"), int)),
+        query_budget_s=to_number("query_budget", values.get("query_budget"), float),
+        rate_limit=check_rate_limit(values.get("rate_limit")),
+        tls=tls_settings(values.get("tls_cert"), values.get("tls_key")),
         log_level=check_log_level(values.get("log_level") or "INFO"),
         access=access_settings(values),
         kafka=kafka_options(values),
@@ -282,6 +318,33 @@ def access_settings(values: Mapping[str, str | None]) -> AccessSettings:
         return AccessSettings(mode, Path(htpasswd), load_acl(Path(acl)))
     except AclError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def check_rate_limit(value: str | None) -> str | None:
+    """A flask-limiter rate limit (``N/second``, ``N per minute``, several joined by ``;``), checked now."""
+    if not value:
+        return None
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(f"--rate-limit/REGSEARCH_RATE_LIMIT must read like '20/second' or "
+                          f"'20/second;600/minute', got {value!r}") from exc
+    return value
+
+
+def tls_settings(cert: str | None, key: str | None) -> TlsSettings | None:
+    """The certificate and key to serve HTTPS with, loaded once now so that a wrong pair stops
+    the service at start rather than failing every handshake."""
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        raise ConfigError("--tls-cert and --tls-key go together: give both (PEM files) or neither")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--tls-cert {cert} / --tls-key {key}: cannot load them as a PEM certificate "
+                          f"and its key: {exc}") from exc
+    return TlsSettings(Path(cert), Path(key))
 
 
 def check_log_level(value: str) -> str:
@@ -367,19 +430,23 @@ def kafka_settings(values: Mapping[str, str | None]) -> KafkaSettings:
     )
 
 
-def notifications_block(settings: Settings) -> str:
+def notifications_block(settings: Settings, reveal: bool = True) -> str:
     """The ``notifications:`` section to paste into each registry's config.yml.
 
     Two endpoints per registry, because the registry delivers each
     endpoint's events one at a time: pulls (many, and some caused by our own
     fetches) get their own queue, so pushes and deletes never wait behind
-    them. With several registries, one section per registry.
+    them. With several registries, one section per registry. Without
+    ``reveal`` the token is replaced by where to find it: the block then
+    goes to a log, and logs hold no secret.
     """
     sections = []
     for registry in settings.registries:
+        token = registry.webhook_tokens[0] if reveal else (
+            f"<your webhook token: --webhook-token, or the first line of {settings.data_dir / TOKEN_FILE}>")
         endpoint = f"""      url: {settings.notifications_url(registry)}
       headers:
-        Authorization: [Bearer {registry.webhook_tokens[0]}]
+        Authorization: [Bearer {token}]
       timeout: 1s
       threshold: 5
       backoff: 1s"""

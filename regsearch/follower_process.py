@@ -28,6 +28,7 @@ from typing import Any
 
 from indexer import metrics
 from regsearch.config import Settings
+from regsearch.redaction import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def child_main(settings: Settings, child_stop: ProcessEvent, observations: Any, 
     terminated: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[follower]: %(message)s")
+    configure_logging(logging.INFO, "%(asctime)s %(levelname)s %(name)s[follower]: %(message)s", settings.secrets())
     from regsearch.resources import Resources
 
     metrics.report_to(lambda name, value: observations.put((name, value)))

@@ -16,7 +16,9 @@ from contextlib import ExitStack
 from functools import partial
 from types import FrameType
 
+import cheroot.wsgi
 import waitress
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from indexer.consumer import GROUP
 from indexer.registry import RegistryError
@@ -132,7 +134,9 @@ def serve(settings: Settings, command: str = "serve") -> int:
         resources = Resources.open(settings)
         cleanup.callback(resources.close)
         if "webhooks" in roles:
-            sys.stdout.write("Add this to the registry's config.yml:\n\n" + notifications_block(settings) + "\n")
+            # the token itself only on a terminal: stdout that is not one is a log
+            block = notifications_block(settings, reveal=sys.stdout.isatty())
+            sys.stdout.write("Add this to the registry's config.yml:\n\n" + block + "\n")
             sys.stdout.flush()
         if "indexer" in roles:
             check_registries(resources)
@@ -148,7 +152,18 @@ def serve(settings: Settings, command: str = "serve") -> int:
 
 
 def run_http(settings: Settings, app: object) -> None:
-    """Serve ``app`` with waitress until SIGTERM or SIGINT."""
+    """Serve ``app`` until SIGTERM or SIGINT: over HTTP with waitress, or over HTTPS with cheroot
+    when ``--tls-cert``/``--tls-key`` are given (waitress has no TLS)."""
+    signal.signal(signal.SIGTERM, raise_exit)
+    scheme = "https" if settings.tls else "http"
+    log.info("serving on %s://%s:%d (data in %s)", scheme, settings.listen_host, settings.listen_port,
+             settings.data_dir)
+    if settings.access.mode == "none" and not is_loopback(settings.listen_host):
+        log.warning("SEARCH IS OPEN: --auth none on %s shows every repository name to anyone who can reach "
+                    "this port; use --auth htpasswd, or listen on 127.0.0.1 behind a proxy", settings.listen_host)
+    if settings.tls:
+        _run_https(settings, app)
+        return
     server = waitress.create_server(
         app, host=settings.listen_host, port=settings.listen_port,
         threads=settings.threads, ident="regsearch",
@@ -156,12 +171,21 @@ def run_http(settings: Settings, app: object) -> None:
         # leaving the exact limit (and its JSON 413) to the receiver
         max_request_body_size=2 * settings.max_body_bytes,
     )
-    signal.signal(signal.SIGTERM, raise_exit)
-    log.info("serving on http://%s:%d (data in %s)", settings.listen_host, settings.listen_port, settings.data_dir)
-    if settings.access.mode == "none" and not is_loopback(settings.listen_host):
-        log.warning("SEARCH IS OPEN: --auth none on %s shows every repository name to anyone who can reach "
-                    "this port; use --auth htpasswd, or listen on 127.0.0.1 behind a proxy", settings.listen_host)
     try:
         server.run()
     finally:
         server.close()
+
+
+def _run_https(settings: Settings, app: object) -> None:
+    assert settings.tls is not None
+    server = cheroot.wsgi.Server(
+        (settings.listen_host, settings.listen_port), app,
+        numthreads=settings.threads, server_name="regsearch",
+    )
+    server.max_request_body_size = 2 * settings.max_body_bytes
+    server.ssl_adapter = BuiltinSSLAdapter(str(settings.tls.cert), str(settings.tls.key))
+    try:
+        server.safe_start()
+    finally:
+        server.stop()

@@ -70,6 +70,9 @@ def test_notifications_block_names_url_and_token(tmp_path: Path) -> None:
     assert "application/octet-stream" in block
     assert block.count("url: https://search.example/notifications") == 2, "pulls have their own queue"
     assert "actions: [pull]" in block and "actions: [push, delete, mount]" in block
+    for_a_log = notifications_block(s, reveal=False)
+    assert "tok" not in for_a_log.replace("token", "")
+    assert f"Authorization: [Bearer <your webhook token: --webhook-token, or the first line of {tmp_path}" in for_a_log
 
 
 @pytest.mark.parametrize("role", ["webhooks", "indexer", "search-api"])

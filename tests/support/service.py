@@ -23,9 +23,12 @@ class ServiceProcess:
 
     def __init__(
         self, data_dir: Path, registry_url: str, *, token: str = "test-token",
-        extra: list[str] | None = None, role: str = "serve",
+        extra: list[str] | None = None, role: str = "serve", tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """``tls``: a certificate and its key, served with ``--tls-cert``/``--tls-key``; requests then
+        go over HTTPS and trust that certificate alone."""
         self.data_dir = data_dir
+        self.tls = tls
         self.registry_url = registry_url
         self.token = token
         self.role = role
@@ -36,7 +39,12 @@ class ServiceProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> str | bool:
+        """What ``requests`` should trust: the served certificate under TLS."""
+        return str(self.tls[0]) if self.tls else True
 
     @property
     def notify_url(self) -> str:
@@ -47,6 +55,7 @@ class ServiceProcess:
             sys.executable, "-m", "regsearch.cli", self.role,
             "--registry", self.registry_url, "--data-dir", str(self.data_dir),
             "--listen", f"127.0.0.1:{self.port}", "--webhook-token", self.token,
+            *(["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else []),
             *self.extra,
         ]
 
@@ -64,7 +73,7 @@ class ServiceProcess:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"regsearch exited with {self._process.returncode}:\n{self.log()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/healthz", timeout=1, verify=self.verify).status_code == 200:
                     return
             except requests.ConnectionError:
                 pass
@@ -95,11 +104,11 @@ class ServiceProcess:
 
     def notify(self, body: bytes | str, *, token: str | None = None, content_type: str = "application/vnd.docker.distribution.events.v1+json") -> requests.Response:
         headers = {"Content-Type": content_type, "Authorization": f"Bearer {token or self.token}"}
-        return requests.post(self.notify_url, data=body, headers=headers, timeout=10)
+        return requests.post(self.notify_url, data=body, headers=headers, timeout=10, verify=self.verify)
 
     def get(self, path: str, auth: tuple[str, str] | None = None, **params: Any) -> requests.Response:
         """GET ``path`` with ``params`` (and Basic ``auth`` when given)."""
-        return requests.get(self.url + path, params=params, auth=auth, timeout=10)
+        return requests.get(self.url + path, params=params, auth=auth, timeout=10, verify=self.verify)
 
     def wait_for(self, path: str, predicate: Any, timeout: float = 60.0, auth: tuple[str, str] | None = None,
                  **params: Any) -> dict[str, Any]:
