@@ -58,11 +58,6 @@ def test_no_notification_or_push_failed_and_nothing_was_dead_lettered(smoke_run:
     assert smoke_run[0]["registry_log"]["warnings"] == 0, smoke_run[0]["registry_log"]["examples"]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, found by this soak: a search now and then answers 500 when the follower process has merged "
-    "away a segment whose column files (stored fields, field lengths) the search process's searcher opens "
-    "lazily, after Whoosh's clean_files deleted them at a commit: TypeError in whoosh3 stored_fields, or "
-    "FileNotFoundError for <segment>._name_len.col. Remove this mark once fixed."))
 def test_no_query_failed(smoke_run: tuple[dict[str, Any], str]) -> None:
     assert smoke_run[0]["errors"]["by_loop"]["queries"] == {}
     assert smoke_run[0]["errors"]["total"] == 0
