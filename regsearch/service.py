@@ -160,7 +160,7 @@ def run_http(settings: Settings, app: object) -> None:
     log.info("serving on http://%s:%d (data in %s)", settings.listen_host, settings.listen_port, settings.data_dir)
     if settings.access.mode == "none" and not is_loopback(settings.listen_host):
         log.warning("SEARCH IS OPEN: --auth none on %s shows every repository name to anyone who can reach "
-                    "this port; use --auth htpasswd, or listen on 127.0.0.1 behind a proxy", settings.listen_host)
+                    "this port; use --auth htpasswd or token, or listen on 127.0.0.1 behind a proxy", settings.listen_host)
     try:
         server.run()
     finally:
