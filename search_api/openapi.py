@@ -180,7 +180,10 @@ def _json(schema: type[Schema] | dict[str, Any], description: str) -> dict[str, 
 
 _BAD = _json(Error, "a parameter is invalid; the message says which and why")
 _MISSING = _json(Error, "not in the index, or not visible to the caller (the same answer)")
-_DENIED = _json(Error, "credentials were sent and are wrong (--auth htpasswd): WWW-Authenticate: Basic")
+_DENIED = _json(Error, "credentials were sent and are wrong (--auth htpasswd or token), or a Bearer token "
+                       "the registry would refuse (--auth token): WWW-Authenticate: Basic")
+_UNDECIDED = _json(Error, "--auth token: the registry's token service cannot be asked, so what the caller "
+                          "may see is unknown; try again after Retry-After seconds")
 _PATH = {"in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -268,11 +271,16 @@ def openapi_spec() -> dict[str, Any]:
     for schema in (RepositoryHit, TagHit):
         spec.components.schema(schema.__name__, schema=schema)
     spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
+    spec.components.security_scheme("registry_token", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "a token of the registry's token service (--auth token with --token-cert)",
+    })
     for path, operations in _operations().items():
         if path.startswith(("/v1/", "/api/v1/")):  # what --auth guards
             for operation in operations.values():
                 operation["responses"]["401"] = _DENIED
-                operation["security"] = [{}, {"basic": []}]
+                operation["responses"]["503"] = _UNDECIDED
+                operation["security"] = [{}, {"basic": []}, {"registry_token": []}]
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     results = document["components"]["schemas"]["SearchAnswer"]["properties"]["results"]
