@@ -169,5 +169,5 @@ class TokenAccess:
     def _identity(self, credentials: Credentials | None) -> str:
         """A keyed hash of the credentials: the cache never holds a password, nor a plain hash
         of one that could be tried against guesses."""
-        text = "" if credentials is None else f"basic\0{credentials[0]}\0{credentials[1]}"
+        text = "" if credentials is None else f"basic {len(credentials[0])}:{credentials[0]}:{credentials[1]}"
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()

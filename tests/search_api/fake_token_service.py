@@ -4,7 +4,8 @@
 distribution token-server does: Basic credentials of ``users`` required
 (anonymous too only with ``anonymous`` grants), and of the scopes asked,
 those ``grants`` allow, in an ES256 JWT. ``failure`` makes it answer that
-status, or raise that exception, instead. Every request is recorded.
+status, or raise that exception, instead; ``delay_s`` slows every answer.
+Every request is recorded.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class FakeTokenService(BaseAdapter):
         self.grants = {user: set(names) for user, names in grants.items()}
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.failure: int | Exception | None = None
+        self.delay_s = 0.0
         self.asked: list[Asked] = []
         self._lock = threading.Lock()
 
@@ -61,6 +63,7 @@ class FakeTokenService(BaseAdapter):
         return session
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        time.sleep(self.delay_s)
         if isinstance(self.failure, Exception):
             raise self.failure
         params = parse_qs(urlsplit(request.url or "").query)

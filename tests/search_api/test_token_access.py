@@ -4,6 +4,7 @@ answers a caller gets when credentials are wrong or the token service cannot be 
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,15 @@ def test_a_new_repository_is_asked_about_at_the_next_request(fake: FakeTokenServ
     clock.now += TTL
     fake.grants["alice"].discard("cache/redis")
     assert names(access.visibility(basic("alice", "alice-secret"))) == {"library/nginx"}, "a revoked grant lasts a TTL"
+
+
+def test_concurrent_first_requests_of_one_identity_ask_once(fake: FakeTokenService, clock: Clock) -> None:
+    access = policy_for(fake, Candidates("library/nginx", "cache/redis", "tools/nginx-untitled"), clock)
+    fake.delay_s = 0.05
+    with ThreadPoolExecutor(6) as pool:
+        seen = list(pool.map(lambda _: names(access.visibility(basic("alice", "alice-secret"))), range(6)))
+    assert seen == [{"library/nginx", "cache/redis"}] * 6
+    assert len(fake.asked) == 2, "one round of two batches, not one per request"
 
 
 def test_wrong_credentials_are_refused_every_time(fake: FakeTokenService, clock: Clock) -> None:
