@@ -124,7 +124,7 @@ def basic(user: str | None) -> Auth:
     return (user, USERS[user]) if user else None
 
 
-def test_the_registry_and_the_token_server_are_the_real_ones(stack: Stack, token_server: TokenServerProcess) -> None:
+def test_the_token_server_grants_each_user_their_own_namespace(token_server: TokenServerProcess) -> None:
     assert token_server.token(None, "repository:alice/app:pull").status_code == 401
     bob = token_server.token(("bob", USERS["bob"]), "repository:alice/app:pull", "repository:bob/database:pull")
     assert [a["name"] for a in _claims(bob.json()["access_token"])["access"]] == ["bob/database"]

@@ -62,7 +62,8 @@ class FakeTokenService(BaseAdapter):
         session.mount(REALM, self)
         return session
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: bool | str = True, cert: Any = None, proxies: Mapping[str, str] | None = None) -> requests.Response:
         time.sleep(self.delay_s)
         if isinstance(self.failure, Exception):
             raise self.failure

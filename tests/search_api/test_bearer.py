@@ -55,7 +55,7 @@ def test_a_token_the_registry_would_refuse_is_refused(
 
 
 def test_unsigned_and_malformed_tokens_are_refused(verifier: BearerVerifier) -> None:
-    unsigned = jwt.encode({"aud": SERVICE, "exp": 2**40, "access": []}, None, algorithm="none")
+    unsigned = jwt.encode({"aud": SERVICE, "exp": 2**40, "access": []}, "", algorithm="none")
     for token in (unsigned, "abc", ""):
         with pytest.raises(BearerRefused):
             verifier.pullable(token)
