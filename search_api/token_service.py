@@ -18,6 +18,7 @@ Errors, and what each asks of the caller::
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -127,11 +128,13 @@ class TokenService:
 
     def _token(self, credentials: Credentials | None, batch: Sequence[str]) -> str:
         params = [("service", self.policy.service)]
+        headers = {}
         if credentials is not None:
             params.append(("account", credentials[0]))
+            headers["Authorization"] = basic_authorization(credentials)
         params += [("scope", pull_scope(name)) for name in batch]
         try:
-            response = self._session.get(self.policy.realm, params=params, auth=credentials,
+            response = self._session.get(self.policy.realm, params=params, headers=headers,
                                          timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
         except requests.RequestException as exc:
             raise self._unavailable(f"cannot be reached ({type(exc).__name__})") from exc
@@ -150,6 +153,13 @@ class TokenService:
 
     def _unavailable(self, why: str) -> TokenServiceUnavailable:
         return TokenServiceUnavailable(f"the token service at {self.policy.realm} {why}")
+
+
+def basic_authorization(credentials: Credentials) -> str:
+    """The ``Authorization: Basic`` value of ``credentials``, in UTF-8 as docker sends it
+    (requests' own Basic auth would encode them in Latin-1)."""
+    user, password = credentials
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def pull_scope(name: str) -> str:

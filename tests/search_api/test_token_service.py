@@ -48,6 +48,12 @@ def test_one_request_per_batch_with_the_callers_credentials(fake: FakeTokenServi
         assert all(scope.endswith(":pull") and scope.startswith("repository:") for scope in asked.params["scope"])
 
 
+def test_credentials_travel_in_utf8_as_the_caller_sent_them(fake: FakeTokenService) -> None:
+    fake.users["zoë"] = "pässwörd ✓"
+    fake.grants["zoë"] = {"shared/base"}
+    assert service_for(fake).pullable(("zoë", "pässwörd ✓"), NAMES) == {"shared/base"}
+
+
 def test_anonymous_asks_without_credentials(fake: FakeTokenService) -> None:
     fake.grants[None] = {"shared/base"}
     assert service_for(fake, scopes_per_request=50).pullable(None, NAMES) == {"shared/base"}
