@@ -460,6 +460,16 @@ class SearchIndex:
         with self._using("tag") as tags:
             return tag_suggestions(keys, tags.searcher, prefix, limit)
 
+    def repository_names(self) -> frozenset[str]:
+        """The name of every repository in the index (of any registry), read once per searcher.
+
+        While the index is unchanged this is mostly the same object, so a
+        caller that keeps it can skip comparing sets when it gets that object back.
+        """
+        with self._using("repository") as entry:
+            names: frozenset[str] = entry.cached(("names",), lambda: _live_names(entry.searcher))
+            return names
+
     def repository(
         self, name: str, registry: str | None = None, visibility: Visibility | None = None
     ) -> tuple[RepositoryDocument, tuple[TagDocument, ...]] | None:
@@ -682,6 +692,16 @@ def _visible_set(entry: _SharedSearcher, visibility: Visibility) -> DocumentSet:
         return DocumentSet(docnum for docnum, name in enumerate(names) if name in allowed)
 
     return entry.cached(("visible", *visibility.key()), compute)
+
+
+def _live_names(searcher: Any) -> frozenset[str]:
+    """The repository names of ``searcher``'s live documents (not deleted, not the positions)."""
+    reader = searcher.reader()
+    if reader.doc_count_all() == 0:
+        return frozenset()
+    deleted = _deleted(reader)
+    names = reader.column_reader("repository")
+    return frozenset(name for docnum, name in enumerate(names) if name and docnum not in deleted)
 
 
 def _ordered_docs(entry: _SharedSearcher, request: SearchRequest) -> list[int]:

@@ -8,10 +8,14 @@ from typing import Literal
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from regsearch.config import AccessSettings
+from indexer.index import SearchIndex
+from regsearch.access_settings import AccessSettings
 from regsearch.resources import Resources
 from search_api.access import AccessPolicy, HtpasswdAccess, OpenAccess, install_access
+from search_api.bearer import BearerVerifier, load_public_keys
 from search_api.htpasswd import Htpasswd
+from search_api.token_access import GrantCache, TokenAccess
+from search_api.token_service import TokenPolicy, TokenService
 from search_api.app import healthz, init_app
 from search_api.errors import register_error_handlers
 from search_api.headers import install_security_headers
@@ -34,7 +38,7 @@ def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], 
         if resources.settings.rate_limit:  # first: a client past it costs no password check
             install_rate_limit(app, resources.settings.rate_limit)
         init_app(app, resources.index, hosts, resources.settings.query_budget_s)
-        install_access(app, access_policy(resources.settings.access))
+        install_access(app, access_policy(resources.settings.access, resources.index))
     if "webhooks" in roles:
         settings = resources.settings
         policies = {
@@ -46,11 +50,23 @@ def build_app(roles: frozenset[Role], resources: Resources, ready: Callable[[], 
     return app
 
 
-def access_policy(access: AccessSettings) -> AccessPolicy:
-    """The search API's access policy for ``--auth``."""
+def access_policy(access: AccessSettings, index: Callable[[], SearchIndex]) -> AccessPolicy:
+    """The search API's access policy for ``--auth``; ``index`` is the index getter, whose
+    repository names the token mode asks the token service about."""
     if access.mode == "htpasswd" and access.htpasswd is not None and access.acl is not None:
         return HtpasswdAccess(Htpasswd(access.htpasswd), access.acl)
+    if access.mode == "token" and access.token is not None:
+        return token_access(access.token, index)
     return OpenAccess()
+
+
+def token_access(policy: TokenPolicy, index: Callable[[], SearchIndex]) -> TokenAccess:
+    """``--auth token``: the token service asked about every repository ``index`` holds."""
+    bearer = None
+    if policy.cert is not None:
+        bearer = BearerVerifier(load_public_keys(policy.cert), policy.service, policy.issuer)
+    return TokenAccess(TokenService(policy), lambda: index().repository_names(), GrantCache(policy.cache_seconds),
+                       bearer)
 
 
 def readiness(ready: bool) -> tuple[Response, int]:

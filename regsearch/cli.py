@@ -32,9 +32,17 @@ COMMON_FLAGS: list[tuple[str, str]] = [
     ("tls_cert", "PEM certificate (chain) to serve HTTPS directly, with --tls-key"),
     ("tls_key", "PEM private key of --tls-cert"),
     ("log_level", "DEBUG, INFO, WARNING or ERROR"),
-    ("auth", "who sees what in search: none, or htpasswd (with --htpasswd and --acl)"),
+    ("auth", "who sees what in search: none, htpasswd (with --htpasswd and --acl), or token "
+             "(with --token-realm and --token-service)"),
     ("htpasswd", "the registry's htpasswd file (bcrypt), for --auth htpasswd"),
     ("acl", "YAML file granting pull on repository globs to anonymous, users and groups"),
+    ("token_realm", "URL of the registry's token service (its auth.token.realm), for --auth token"),
+    ("token_service", "the registry's auth.token.service: the service the token service issues tokens for"),
+    ("token_cache_seconds", "seconds an identity's grants are remembered (0 to 3600)"),
+    ("token_scopes_per_request", "repository scopes asked for in one token request (1 to 1000)"),
+    ("token_cert", "PEM certificate(s) of the token service's signing keys (the registry's rootcertbundle); "
+                   "without it Bearer tokens are refused"),
+    ("token_issuer", "the issuer (iss) a caller's Bearer token must name; any when unset"),
     ("kafka_bootstrap", "HOST:PORT[,...] of Kafka; without it the logs are SQLite files in the data dir"),
     ("topic_prefix", "prefix of the Kafka topics (<prefix>.events, .docs, .state, .deadletter)"),
     ("kafka_partitions", "partitions of the events and state topics when created"),

@@ -21,8 +21,9 @@ from limits import parse_many
 
 from indexer.limits import DEFAULT_QUERY_BUDGET_S
 from indexer.registry import registry_address
+from regsearch.access_settings import AccessSettings, access_settings
 from regsearch.logs.kafka_settings import KafkaSettings
-from search_api.acl import Acl, AclError, load_acl
+from search_api.token_service import DEFAULT_CACHE_SECONDS, DEFAULT_SCOPES_PER_REQUEST
 
 DEFAULT_REGISTRY = "http://localhost:5000"
 DEFAULT_DATA_DIR = "./regsearch-data"
@@ -53,6 +54,12 @@ ENV = {
     "auth": "REGSEARCH_AUTH",
     "htpasswd": "REGSEARCH_HTPASSWD",
     "acl": "REGSEARCH_ACL",
+    "token_realm": "REGSEARCH_TOKEN_REALM",
+    "token_service": "REGSEARCH_TOKEN_SERVICE",
+    "token_cache_seconds": "REGSEARCH_TOKEN_CACHE_SECONDS",
+    "token_scopes_per_request": "REGSEARCH_TOKEN_SCOPES_PER_REQUEST",
+    "token_cert": "REGSEARCH_TOKEN_CERT",
+    "token_issuer": "REGSEARCH_TOKEN_ISSUER",
     "kafka_bootstrap": "REGSEARCH_KAFKA_BOOTSTRAP",
     "topic_prefix": "REGSEARCH_TOPIC_PREFIX",
     "kafka_partitions": "REGSEARCH_KAFKA_PARTITIONS",
@@ -85,6 +92,12 @@ DEFAULTS: dict[str, str | None] = {
     "auth": "none",
     "htpasswd": None,
     "acl": None,
+    "token_realm": None,
+    "token_service": None,
+    "token_cache_seconds": str(int(DEFAULT_CACHE_SECONDS)),
+    "token_scopes_per_request": str(DEFAULT_SCOPES_PER_REQUEST),
+    "token_cert": None,
+    "token_issuer": None,
     "kafka_bootstrap": None,
     "topic_prefix": "regsearch",
     "kafka_partitions": "6",
@@ -123,16 +136,6 @@ class RegistrySettings:
     def address(self) -> str:
         """``host:port`` of the URL in lower case: how documents and events name this registry."""
         return registry_address(self.url)
-
-
-@dataclass(frozen=True)
-class AccessSettings:
-    """Who may see what in search: ``none`` (everyone everything) or ``htpasswd`` (the
-    registry's htpasswd file for users, ``acl`` for what each may pull)."""
-
-    mode: str = "none"
-    htpasswd: Path | None = None
-    acl: Acl | None = None
 
 
 @dataclass(frozen=True)
@@ -293,30 +296,16 @@ def build_settings(
         rate_limit=check_rate_limit(values.get("rate_limit")),
         tls=tls_settings(values.get("tls_cert"), values.get("tls_key")),
         log_level=check_log_level(values.get("log_level") or "INFO"),
-        access=access_settings(values),
+        access=access_options(values, len(listed)),
         kafka=kafka_options(values),
     )
 
 
-AUTH_MODES = ("none", "htpasswd")
-
-
-def access_settings(values: Mapping[str, str | None]) -> AccessSettings:
-    """The access mode and its files, checked now: a service must not start with another policy
-    than the one written (a malformed ACL stops it, naming the line)."""
-    mode = (values.get("auth") or "none").lower()
-    if mode not in AUTH_MODES:
-        raise ConfigError(f"--auth/REGSEARCH_AUTH must be one of {', '.join(AUTH_MODES)}, got {mode!r}")
-    if mode == "none":
-        return AccessSettings()
-    htpasswd, acl = values.get("htpasswd"), values.get("acl")
-    if not htpasswd or not acl:
-        raise ConfigError("--auth htpasswd needs --htpasswd (the registry's htpasswd file) and --acl (who may pull what)")
-    if not Path(htpasswd).is_file():
-        raise ConfigError(f"--htpasswd: {htpasswd} is not a readable file")
+def access_options(values: Mapping[str, str | None], registries: int) -> AccessSettings:
+    """The access mode and what it needs (see :mod:`regsearch.access_settings`), checked now."""
     try:
-        return AccessSettings(mode, Path(htpasswd), load_acl(Path(acl)))
-    except AclError as exc:
+        return access_settings(values, registries)
+    except ValueError as exc:  # AclError too: it names the ACL's line
         raise ConfigError(str(exc)) from exc
 
 

@@ -160,7 +160,7 @@ def run_http(settings: Settings, app: object) -> None:
              settings.data_dir)
     if settings.access.mode == "none" and not is_loopback(settings.listen_host):
         log.warning("SEARCH IS OPEN: --auth none on %s shows every repository name to anyone who can reach "
-                    "this port; use --auth htpasswd, or listen on 127.0.0.1 behind a proxy", settings.listen_host)
+                    "this port; use --auth htpasswd or token, or listen on 127.0.0.1 behind a proxy", settings.listen_host)
     if settings.tls:
         _run_https(settings, app)
         return

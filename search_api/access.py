@@ -4,7 +4,9 @@
 against the registry's htpasswd file and shows what the ACL file grants
 that user (an anonymous caller gets what it grants anonymous). Wrong
 credentials are a 401 with a ``WWW-Authenticate: Basic`` challenge, never a
-quiet downgrade to anonymous. The search and docker endpoints read the
+quiet downgrade to anonymous. ``token`` asks the registry's token service
+(:mod:`search_api.token_access`); when it cannot be asked, the guarded
+endpoints answer 503 rather than guess. The search and docker endpoints read the
 caller's :class:`~indexer.visibility.Visibility` through
 :func:`current_visibility`; health, metrics and webhooks are not theirs.
 """
@@ -23,6 +25,7 @@ from search_api.errors import ApiError
 from search_api.htpasswd import Htpasswd
 
 REALM = "Registry Search"
+RETRY_AFTER_S = 5
 _POLICY = "regsearch.access"
 GUARDED_BLUEPRINTS = frozenset({"api", "docker"})
 
@@ -31,10 +34,15 @@ class Unauthenticated(Exception):
     """Credentials were sent and are not good; the message says how, without echoing them."""
 
 
+class AccessUnavailable(Exception):
+    """What the caller may see cannot be decided now (what decides it is unreachable); the
+    message names it. The caller gets a 503 and should try again."""
+
+
 class AccessPolicy(Protocol):
     def visibility(self, authorization: str | None) -> Visibility | None:
         """What the caller sending ``authorization`` (the header, None when absent) may see;
-        None for everything. Raises :class:`Unauthenticated`."""
+        None for everything. Raises :class:`Unauthenticated` or :class:`AccessUnavailable`."""
 
 
 class OpenAccess:
@@ -89,6 +97,8 @@ def _identify() -> None:
         g.visibility = policy.visibility(request.headers.get("Authorization"))
     except Unauthenticated as exc:
         raise ApiError(401, str(exc), headers={"WWW-Authenticate": f'Basic realm="{REALM}"'}) from exc
+    except AccessUnavailable as exc:
+        raise ApiError(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from exc
 
 
 def current_visibility() -> Visibility | None:

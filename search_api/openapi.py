@@ -181,7 +181,10 @@ def _json(schema: type[Schema] | dict[str, Any], description: str) -> dict[str, 
 _BAD = _json(Error, "a parameter is invalid, or the query went past one of its limits (length, terms, "
                     "wildcard expansions, time budget); the message says which and why")
 _MISSING = _json(Error, "not in the index, or not visible to the caller (the same answer)")
-_DENIED = _json(Error, "credentials were sent and are wrong (--auth htpasswd): WWW-Authenticate: Basic")
+_DENIED = _json(Error, "credentials were sent and are wrong (--auth htpasswd or token), or a Bearer token "
+                       "the registry would refuse (--auth token): WWW-Authenticate: Basic")
+_UNDECIDED = _json(Error, "--auth token: the registry's token service cannot be asked, so what the caller "
+                          "may see is unknown; try again after Retry-After seconds")
 _LIMITED = {**_json(Error, "past --rate-limit for this client address"),
             "headers": {"Retry-After": {"description": "seconds until a request is allowed again",
                                         "schema": {"type": "integer"}}}}
@@ -272,12 +275,17 @@ def openapi_spec() -> dict[str, Any]:
     for schema in (RepositoryHit, TagHit):
         spec.components.schema(schema.__name__, schema=schema)
     spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
+    spec.components.security_scheme("registry_token", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "a token of the registry's token service (--auth token with --token-cert)",
+    })
     for path, operations in _operations().items():
         if path.startswith(("/v1/", "/api/v1/")):  # what --auth guards
             for operation in operations.values():
                 operation["responses"]["401"] = _DENIED
                 operation["responses"]["429"] = _LIMITED
-                operation["security"] = [{}, {"basic": []}]
+                operation["responses"]["503"] = _UNDECIDED
+                operation["security"] = [{}, {"basic": []}, {"registry_token": []}]
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     results = document["components"]["schemas"]["SearchAnswer"]["properties"]["results"]

@@ -84,3 +84,22 @@ def test_suggestions_and_spelling_come_from_visible_names(index: SearchIndex) ->
     assert index.did_you_mean("vaulr") == "vault"
     assert index.did_you_mean("vaulr", public) is None
     assert index.did_you_mean("webb", public) == "web"
+
+
+def test_exact_names_are_visible_as_written_and_keyed_apart_from_patterns(index: SearchIndex) -> None:
+    granted = Visibility(names=frozenset({"team-a/app", "secret/vault"}))
+    assert [n for n in NAMES if granted.allows(n)] == ["team-a/app", "secret/vault"]
+    assert not Visibility(names=frozenset({"team-a/*"})).allows("team-a/app"), "a granted name is no glob"
+    assert granted.key() == Visibility(names=frozenset({"secret/vault", "team-a/app"})).key()
+    assert granted.key() != Visibility(names=frozenset({"team-a/app"})).key() != Visibility(("team-a/app",)).key()
+    both = Visibility(("public/*",), frozenset({"team-b/db"}))
+    assert index.search(SearchRequest(q="server", visible=both, limit=10)).total == 2
+    assert index.search(SearchRequest(q="server", visible=granted, limit=10)).total == 2
+    assert [s.text for s in index.suggest("", 10, granted)] == ["secret/vault", "team-a/app"]
+
+
+def test_repository_names_lists_every_live_repository(index: SearchIndex) -> None:
+    assert index.repository_names() == frozenset(NAMES)
+    gone = repo("secret/vault", "amd64")
+    index.apply([(gone.doc_id, None)], {0: 99})
+    assert index.repository_names() == frozenset(NAMES) - {"secret/vault"}

@@ -87,6 +87,8 @@ def test_every_endpoint_shows_exactly_what_the_caller_may_pull(stack: Stack, use
         assert {r["repository"] for r in derived.json()["results"]} == seen & {"public/web", "team-b/db"}
     else:
         assert derived.status_code == 404
+    bases = get(stack, user, "/api/v1/images/public/web:1/base").json()["results"]
+    assert {r["repository"] for r in bases} == seen & {"shared/base"}
 
     for name in EVERYONE:
         page = get(stack, user, f"/api/v1/repositories/{name}")

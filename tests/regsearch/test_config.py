@@ -107,3 +107,50 @@ def test_auth_htpasswd_needs_its_files_and_a_well_formed_acl(tmp_path: Path, cap
     (tmp_path / "acl.yaml").write_text("anonymous: [public/*]\n")
     s = settings_for(tmp_path, auth="htpasswd", htpasswd=str(tmp_path / "htpasswd"), acl=str(tmp_path / "acl.yaml"))
     assert s.access.acl is not None and s.access.acl.visibility(None).patterns == ("public/*",)
+
+
+TOKEN = {"auth": "token", "token_realm": "https://auth.example/token", "token_service": "registry.example"}
+
+
+def test_auth_token_takes_its_settings_from_flags_variables_and_the_file(tmp_path: Path) -> None:
+    s = settings_for(tmp_path, **TOKEN)
+    assert s.access.mode == "token" and s.access.token is not None
+    assert (s.access.token.realm, s.access.token.service) == ("https://auth.example/token", "registry.example")
+    assert (s.access.token.cache_seconds, s.access.token.scopes_per_request) == (60, 50)
+    assert (s.access.token.cert, s.access.token.issuer) == (None, None)
+    (tmp_path / "regsearch.yaml").write_text("auth: token\ntoken_realm: http://file/token\ntoken_service: svc\n"
+                                             "token_cache_seconds: 5\ntoken_scopes_per_request: 10\n")
+    environ = {"REGSEARCH_DATA_DIR": str(tmp_path), "REGSEARCH_TOKEN_SERVICE": "from-env",
+               "REGSEARCH_TOKEN_ISSUER": "issuer"}
+    args = build_parser().parse_args(["serve", "--config", str(tmp_path / "regsearch.yaml"),
+                                      "--token-cache-seconds", "0"])
+    token = resolve_settings(args, environ).access.token
+    assert token is not None
+    assert (token.realm, token.service, token.issuer) == ("http://file/token", "from-env", "issuer")
+    assert (token.cache_seconds, token.scopes_per_request) == (0, 10)
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({**TOKEN, "token_realm": ""}, "--auth token needs --token-realm"),
+        ({**TOKEN, "token_realm": "auth.example/token"}, "--auth token needs --token-realm"),
+        ({**TOKEN, "token_service": ""}, "--auth token needs --token-service"),
+        ({**TOKEN, "token_cache_seconds": "-1"}, "--token-cache-seconds must be between 0 and 3600"),
+        ({**TOKEN, "token_cache_seconds": "soon"}, "--token-cache-seconds must be a number"),
+        ({**TOKEN, "token_scopes_per_request": "5000"}, "--token-scopes-per-request must be between 1 and 1000"),
+        ({**TOKEN, "token_cert": "/nonexistent.pem"}, "--token-cert: cannot read /nonexistent.pem"),
+        ({"token_realm": "https://auth.example/token"}, "--token-realm only apply with --auth token"),
+        ({"auth": "htpasswd", "token_service": "x", "token_issuer": "y"},
+         "--token-service, --token-issuer only apply with --auth token, and --auth is 'htpasswd'"),
+    ],
+)
+def test_auth_token_refuses_what_it_cannot_work_with(tmp_path: Path, values: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        settings_for(tmp_path, **values)
+
+
+def test_auth_token_is_for_one_registry(tmp_path: Path) -> None:
+    tables = [{"name": "a", "url": "http://a:5000"}, {"name": "b", "url": "http://b:5000"}]
+    with pytest.raises(ConfigError, match="--auth token asks one registry's token service"):
+        build_settings({"data_dir": str(tmp_path), **TOKEN}, tables)

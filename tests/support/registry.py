@@ -45,7 +45,7 @@ class HtpasswdAuth:
 
     def config(self, directory: Path) -> dict[str, Any]:
         path = directory / "htpasswd"
-        path.write_text("".join(_htpasswd_line(u, p) for u, p in self.users.items()))
+        path.write_text("".join(htpasswd_line(u, p) for u, p in self.users.items()))
         return {"htpasswd": {"realm": self.realm, "path": str(path)}}
 
 
@@ -195,7 +195,8 @@ class RegistryProcess:
         raise RuntimeError(f"registry at {self.url} {why}; its log:\n{self.log()}")
 
 
-def _htpasswd_line(user: str, password: str) -> str:
+def htpasswd_line(user: str, password: str) -> str:
+    """``user``'s line of an htpasswd file, bcrypt as the registry and the token-server want it."""
     result = subprocess.run(
         ["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True, timeout=30
     )
