@@ -26,11 +26,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from tests.support.certificates import certificate_for
 from tests.support.ports import free_port
 
 SERVICE = "regsearch-test-registry"
@@ -199,18 +198,6 @@ def _handler_for(issuer: TokenIssuer) -> type[BaseHTTPRequestHandler]:
 def _write_key_and_cert(cert_path: Path) -> tuple[rsa.RSAPrivateKey, bytes]:
     """A fresh RSA key and a self-signed certificate for it, written as PEM."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "regsearch test token issuer")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert = certificate_for(key, "regsearch test token issuer")
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key, cert.public_bytes(serialization.Encoding.DER)

@@ -11,7 +11,6 @@ with the key given here, whose self-signed certificate is what a registry
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 import time
 from collections.abc import Mapping
@@ -19,11 +18,10 @@ from pathlib import Path
 
 import jwt
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.support.certificates import certificate_for
 from tests.support.ports import free_port
 from tests.support.registry import htpasswd_line
 from tests.support.token_issuer import TokenAuth
@@ -61,7 +59,8 @@ class TokenServerProcess:
         self.key_path.write_bytes(self.key.private_bytes(serialization.Encoding.PEM,
                                                          serialization.PrivateFormat.TraditionalOpenSSL,
                                                          serialization.NoEncryption()))
-        self.cert_path.write_bytes(_self_signed(self.key))
+        certificate = certificate_for(self.key, "regsearch test token-server")
+        self.cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         self._process: subprocess.Popen[bytes] | None = None
 
     def registry_auth(self) -> TokenAuth:
@@ -119,14 +118,3 @@ class TokenServerProcess:
             return requests.get(self.realm, timeout=1).status_code == 401
         except requests.RequestException:
             return False
-
-
-def _self_signed(key: ec.EllipticCurvePrivateKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "regsearch test token-server")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM)
