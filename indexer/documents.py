@@ -9,7 +9,7 @@ a ``None`` value on that log is a tombstone.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -85,6 +85,7 @@ class RepositoryDocument:
 
 
 Document = TagDocument | RepositoryDocument
+_FIELD_NAMES = {kind.kind: tuple(f.name for f in fields(kind)) for kind in (TagDocument, RepositoryDocument)}
 
 
 def tag_doc_id(registry: str, repository: str, tag: str) -> str:
@@ -96,11 +97,21 @@ def repository_doc_id(registry: str, repository: str) -> str:
 
 
 def document_to_dict(doc: Document) -> dict[str, Any]:
-    """A JSON-ready dict with ``kind``; platforms become objects."""
-    data = asdict(doc)
+    """A JSON-ready dict with ``kind``; platforms become objects.
+
+    Not ``dataclasses.asdict``: it deep-copies every value, and at 0.35 ms a
+    document it was a third of a search answer's time. Every field value is
+    immutable (strings, numbers, tuples of strings) but the dicts, which are
+    copied one level, all their values being immutable too.
+    """
+    data = {name: _copied(getattr(doc, name)) for name in _FIELD_NAMES[doc.kind]}
     data["kind"] = doc.kind
-    data["platforms"] = [asdict(p) for p in doc.platforms]
+    data["platforms"] = [{"os": p.os, "architecture": p.architecture, "variant": p.variant} for p in doc.platforms]
     return data
+
+
+def _copied(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else value
 
 
 def document_to_json(doc: Document) -> bytes:

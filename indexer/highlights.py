@@ -21,6 +21,7 @@ from whoosh.highlight import (
     set_matched_filter,
     top_fragments,
 )
+from whoosh.query import MultiTerm
 
 MAX_FRAGMENTS = 3
 FRAGMENT_CHARS = 160
@@ -59,9 +60,10 @@ def text_terms(query: Any, reader: Any) -> frozenset[str]:
     for leaf in query.leaves():
         if leaf.field() != "text":
             continue
+        expanded = isinstance(leaf, MultiTerm)  # its terms come from the index: no need to look them up
         for _, text in leaf.expanded_terms(reader):
             word = text.decode("utf-8") if isinstance(text, bytes) else text
-            if ("text", word) in reader:
+            if expanded or ("text", word) in reader:
                 found.add(word)
     return frozenset(found)
 

@@ -53,7 +53,8 @@ from whoosh.query import And, AndMaybe, ConstantScoreQuery, Or, Query, Term
 from indexer.docsets import DocumentSet
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
-from indexer.ranking import SegmentPrefix, ranked_matches
+from indexer.prefixes import SegmentPrefix
+from indexer.ranking import ranked_matches
 from indexer.query_language import All as QueryAll
 from indexer.facets import FACETS
 from indexer.facets import count as count_facet
@@ -64,7 +65,7 @@ from indexer.limits import check_deadline, check_expansions
 from indexer.joins import Key, RepositoryKeys, segment_keys
 from indexer.lineage import Relative, first_layers, relatives
 from indexer.spelling import corrected
-from indexer.storage import MappedFileStorage
+from indexer.storage import MappedFileStorage, committed_after
 from indexer.suggest import (
     KEEP_RANKING_FROM,
     MOST_SUGGESTIONS,
@@ -172,6 +173,7 @@ class _SharedSearcher:
     computed: dict[tuple[str | None, ...], Any] = field(default_factory=dict)
     per_segment: dict[tuple[str, ...], Any] = field(default_factory=dict)
     documents: dict[int, Document] = field(default_factory=dict)
+    columns: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
     def document(self, docnum: int) -> Document:
         """The document stored as ``docnum``, decoded once per searcher.
@@ -200,16 +202,30 @@ class _SharedSearcher:
         return self.computed[key]
 
     def segment_value(self, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
-        """``compute()``'s value for ``key``, a segment's own (its field lengths), computed once.
+        """``compute()``'s value for ``key`` = ``(what, segment id, ...)``, read from that segment's
+        files alone (its field lengths, its names), computed once per segment.
 
         Apart from :meth:`cached`: these keys are bounded by segments times
         fields, not by what users ask, and sharing that cache's bound let 29
         segments' lengths clear it at every query at 100,000 repositories,
-        recomputing an architecture filter (300 ms) each time.
+        recomputing an architecture filter (300 ms) each time. A segment's
+        files never change (only which of its documents are deleted, which
+        these values leave to their users), so the next searcher takes over
+        the values of the segments it still reads (:func:`_carried`): under
+        load a commit comes every few hundred milliseconds and changes one
+        or two segments of many. Values must be plain data, not readers of
+        this searcher's open files (:meth:`segment_columns` holds those).
         """
         if key not in self.per_segment:
             self.per_segment[key] = compute()
         return self.per_segment[key]
+
+    def segment_columns(self, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+        """Like :meth:`segment_value`, for column readers: they read this searcher's open files,
+        so they end with it."""
+        if key not in self.columns:
+            self.columns[key] = compute()
+        return self.columns[key]
 
 
 class SearchIndex:
@@ -542,9 +558,9 @@ class SearchIndex:
         renewed = self._renewed(kind, entry)
         with self._lock:
             if renewed is entry:
-                renewed = _SharedSearcher(entry.searcher, generation, now, entry.computed, entry.per_segment, entry.documents)
+                renewed = replace(entry, generation=generation, checked_at=now)
             else:
-                renewed = _SharedSearcher(renewed.searcher, generation, now)
+                renewed = _SharedSearcher(renewed.searcher, generation, now, per_segment=_carried(entry, renewed.searcher))
             self._searchers[kind] = renewed
         return renewed
 
@@ -556,10 +572,19 @@ class SearchIndex:
         """
         ix = self._ix[kind]
         if entry is not None:
-            if entry.searcher.reader().generation() == ix.latest_generation():
+            if not committed_after(ix, entry.searcher.reader().generation()):
                 return entry
             entry.searcher.close()
         return _SharedSearcher(ix.searcher(), -1, 0.0)
+
+
+def _carried(entry: _SharedSearcher | None, searcher: Any) -> dict[tuple[str, ...], Any]:
+    """``entry``'s per-segment values of the segments ``searcher`` still reads (see
+    :meth:`_SharedSearcher.segment_value`)."""
+    if entry is None:
+        return {}
+    kept = {str(leaf.segment().segment_id()) for leaf, _ in searcher.reader().leaf_readers() if leaf.segment() is not None}
+    return {key: value for key, value in entry.per_segment.items() if key[1] in kept}
 
 
 def text_query(q: str) -> Query | None:
@@ -648,7 +673,7 @@ def _tag_keys(entry: _SharedSearcher, tag_query: Query) -> frozenset[Key]:
         docnums = list(leaf.docs_for_query(tag_query))
         if not docnums:
             continue
-        registries, names = entry.segment_value(
+        registries, names = entry.segment_columns(
             ("join columns", str(reader.segment().segment_id())),
             lambda: (reader.column_reader("registry"), reader.column_reader("repository")),
         )

@@ -26,7 +26,7 @@ from whoosh.query import MultiTerm, Query
 # A wildcard or prefix may stand for this many distinct terms of one field. Over 10,000 Debian
 # package names (the benchmarks' corpus) "lib*" expands to ~2,200 name terms and is answered in
 # ~125 ms; counting costs ~6 us a term. Prefixes are read as one list whatever their size (see
-# indexer.ranking.SegmentPrefix), but a tag wildcard builds a Whoosh matcher per term.
+# indexer.prefixes.SegmentPrefix), but a tag wildcard builds a Whoosh matcher per term.
 MAX_EXPANSIONS = 10_000
 DEFAULT_QUERY_BUDGET_S = 5.0
 

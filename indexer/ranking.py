@@ -13,8 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from itertools import accumulate
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
@@ -26,14 +25,14 @@ from whoosh.matching import (
     UnionMatcher,
     WrappingMatcher,
 )
-from whoosh.matching import ListMatcher, NullMatcher
-from whoosh.query import Prefix, Query
-from whoosh.reading import SegmentReader
+from whoosh.matching import ListMatcher
+from whoosh.query import Query
 from whoosh.scoring import BM25FScorer
 from whoosh.util.numeric import byte_to_length
 
 from indexer.docsets import DocumentSet
 from indexer.limits import check_deadline
+from indexer.postings import block, posting_bytes, remaining_ids
 
 # Popularity's share of the score: log(1 + pulls) times this. A BM25F score here is 5-30, so
 # 1,000 pulls (log ~6.9) weigh like a few more matching words; the ranking tiers (1,000+) stay apart.
@@ -157,7 +156,7 @@ class BlockScoring:
         if kind is WrappingMatcher or kind is FilterMatcher:
             return self._wrapped(matcher, within)
         if kind is W3LeafMatcher and type(matcher.scorer) is BM25FScorer:
-            if within is not None and len(within) * _SKIP_RATIO < _posting_bytes(matcher):
+            if within is not None and len(within) * _SKIP_RATIO < posting_bytes(matcher):
                 return self._skipping(matcher, within)
             return self._postings(matcher, within)
         if kind is ArrayUnionMatcher:
@@ -192,7 +191,7 @@ class BlockScoring:
         boost = matcher._boost
         for clause in matcher._submatchers:
             if not matcher._scored:
-                scores.update(dict.fromkeys(_remaining_ids(clause), 1.0))
+                scores.update(dict.fromkeys(remaining_ids(clause), 1.0))
                 continue
             for docnum, score in self.scores(clause).items():
                 scores[docnum] = scores.get(docnum, 0.0) + score * boost
@@ -212,7 +211,7 @@ class BlockScoring:
         scores: dict[int, float] = {}
         while leaf.is_active():
             check_deadline()
-            ids, weights = _block(leaf)
+            ids, weights = block(leaf)
             if within is not None:
                 kept = [(docnum, weight) for docnum, weight in zip(ids, weights) if docnum in within]
                 ids, weights = [docnum for docnum, _ in kept], [weight for _, weight in kept]
@@ -222,36 +221,6 @@ class BlockScoring:
             scores.update(zip(ids, map(known.__getitem__, pairs)))
             leaf._next_block()
         return scores
-
-
-def _block(leaf: Any) -> tuple[Sequence[int], Sequence[float]]:
-    """The document numbers and weights of the postings ``leaf`` has left in its current block."""
-    ids = _block_ids(leaf)
-    if leaf._weights is None:
-        leaf._read_weights()
-    return ids, leaf._weights[leaf._i :]
-
-
-def _block_ids(leaf: Any) -> Sequence[int]:
-    """The document numbers of the postings ``leaf`` has left in its current block."""
-    if leaf._ids is None:
-        if leaf._data is None:
-            leaf._read_data()
-        ids = leaf._data[0]
-        # Whoosh decodes the deltas with a generator, a Python step per posting.
-        leaf._ids = ids if leaf._byteids else tuple(accumulate(ids))
-    return leaf._ids[leaf._i :]
-
-
-def _remaining_ids(matcher: Any) -> list[int]:
-    """The document numbers ``matcher`` has left, a block at a time for a leaf."""
-    if type(matcher) is not W3LeafMatcher:
-        return list(matcher.all_ids()) if matcher.is_active() else []
-    found: list[int] = []
-    while matcher.is_active():
-        found += _block_ids(matcher)
-        matcher._next_block()
-    return found
 
 
 def _only(scores: dict[int, float], within: Collection[int] | None) -> dict[int, float]:
@@ -265,7 +234,7 @@ def _size(matcher: Any) -> float:
         return 0.0
     kind = type(matcher)
     if kind is W3LeafMatcher:
-        return float(_posting_bytes(matcher))
+        return float(posting_bytes(matcher))
     if kind is ListMatcher:
         return 4.0 * (len(matcher._ids) - matcher._i)
     if kind is UnionMatcher:
@@ -277,12 +246,6 @@ def _size(matcher: Any) -> float:
     if kind is WrappingMatcher or kind is FilterMatcher:
         return _size(matcher.child)
     return math.inf
-
-
-def _posting_bytes(leaf: Any) -> int:
-    """The length of ``leaf``'s posting list in bytes (whoosh-reloaded keeps it as a 1-tuple)."""
-    length = leaf._length
-    return int(length[0] if isinstance(length, tuple) else length)
 
 
 def _union(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
@@ -307,67 +270,3 @@ def _one_by_one(matcher: Any) -> dict[int, float]:
         scores[matcher.id()] = matcher.score()
         matcher.next()
     return scores
-
-
-class SegmentPrefix(Prefix):
-    """``Prefix`` whose many-term expansion is read straight from the term index, each match scoring 1.
-
-    Whoosh builds a term query and a matcher per expanded term, with a hash
-    lookup each (~0.1 ms per term; "libn*" expands to ~150 terms per field
-    and segment). In a segment of at most 5,000 documents it then preloads
-    them into an unscored array union where every match scores 1; in a
-    larger one it ORs them into a tree whose matches score the sum of their
-    terms' weights, a Python step per posting per level (33 ms for "libn*"
-    at 10,000 repositories), so the same index ranked differently once
-    compaction made its segments larger. With three or more terms and no
-    caller needing the current match, this walks the term index once from
-    the prefix and returns the matches as one list, each scoring 1, in
-    every segment; anywhere else it is Whoosh's ``Prefix``. The tests
-    compare both on every prefix of small segments.
-    """
-
-    def matcher(self, searcher: Any, context: Any = None) -> Any:
-        reader = searcher.reader()
-        if not self.text or not self.constantscore or type(reader) is not SegmentReader:
-            return super().matcher(searcher, context)
-        needs_current = context.needs_current if context else True
-        if needs_current:
-            return super().matcher(searcher, context)
-        terms, ids = _prefix_postings(reader, self.fieldname, self.text)
-        if terms < 3:
-            return super().matcher(searcher, context)
-        live = sorted(ids - reader.deleted_docs_set) if reader.has_deletions() else sorted(ids)
-        return ListMatcher(live, all_weights=1.0) if live else NullMatcher()
-
-    def estimate_size(self, ixreader: Any) -> int:
-        """Whoosh's estimate (the expanded terms' document frequencies added up), from one walk of
-        the term index instead of a lookup per term; an ``And`` orders its clauses by it."""
-        if type(ixreader) is not SegmentReader or self.fieldname not in ixreader.schema:
-            return int(super().estimate_size(ixreader))
-        return sum(info.doc_frequency() for _, info in _prefix_terms(ixreader, self.fieldname, self.text))
-
-
-def _prefix_postings(reader: Any, fieldname: str, text: str) -> tuple[int, set[int]]:
-    """How many terms of ``fieldname`` in ``reader``'s segment start with ``text``, and every
-    document holding one, from one walk of the term index."""
-    if fieldname not in reader.schema:
-        return 0, set()
-    postfile, postings_format = reader._terms._postfile, reader.schema[fieldname].format
-    count, ids = 0, set()
-    for _, info in _prefix_terms(reader, fieldname, text):
-        count += 1
-        if info.is_inlined():
-            ids.update(info.inlined_postings()[0])
-        else:
-            offset, length = info.extent()
-            ids.update(_remaining_ids(W3LeafMatcher(postfile, offset, length, postings_format)))
-    return count, ids
-
-
-def _prefix_terms(reader: Any, fieldname: str, text: str) -> Iterator[tuple[bytes, Any]]:
-    """Each term of ``fieldname`` in ``reader``'s segment starting with ``text``, with its term info, in order."""
-    prefix = reader._text_to_bytes(fieldname, text)
-    for (field, term), info in reader._terms.items_from(fieldname, prefix):
-        if field != fieldname or not term.startswith(prefix):
-            return
-        yield term, info

@@ -570,3 +570,30 @@ def test_a_searcher_opened_before_segments_are_merged_away_still_reads_them(
     assert reader.search(SearchRequest(q="tool", limit=200)).total == 3
     writer.close()
     reader.close()
+
+
+def test_a_new_searcher_takes_over_the_values_of_segments_it_still_reads(index: SearchIndex) -> None:
+    # Two segments, then a commit that rewrites one repository of the first (a pull count changed):
+    # the next searcher reuses what was read from the first segment, and answers as if it had not.
+    index.apply(upserts(repo("apps/alpha", platforms=(AMD64,), pulls=1), repo("apps/alps", platforms=(ARM_V7,))), {0: 1})
+    index.apply(upserts(repo("apps/beta", platforms=(AMD64,)), repo("tools/alpine", platforms=(AMD64,))), {0: 2})
+    request = SearchRequest(q="alp*")
+    assert names(index.search(request)) == ["apps/alpha", "apps/alps", "tools/alpine"]
+    assert index.facets(request)["arch"] == {"amd64": 2, "arm": 1, "arm/v7": 1}
+    before = dict(index._searchers["repository"].per_segment)
+    assert before  # name keys, lengths, facet values of both segments
+
+    index.apply(upserts(repo("apps/alpha", platforms=(ARM_V7,), pulls=500)), {0: 3})
+    page = index.search(request)
+    assert page.total == 3 and page.documents[0] == repo("apps/alpha", platforms=(ARM_V7,), pulls=500)
+    assert index.facets(request)["arch"] == {"arm": 2, "arm/v7": 2, "amd64": 1}
+    after = index._searchers["repository"].per_segment
+    assert all(after[key] is value for key, value in before.items())  # both segments are still read
+    assert len({key[1] for key in after}) == 3  # and the new one's values are read from it
+
+    while index.compact():  # merged into one: nothing is left to take over
+        pass
+    assert names(index.search(request)) == ["apps/alpha", "apps/alps", "tools/alpine"]
+    segments = {key[1] for key in index._searchers["repository"].per_segment}
+    assert len(segments) == 1 and not segments & {key[1] for key in after}
+    assert index.search(SearchRequest(q="alp*", arch="amd64")).total == 1

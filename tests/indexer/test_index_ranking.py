@@ -17,7 +17,7 @@ import indexer.index
 import indexer.ranking
 from indexer.documents import Document, Platform, RepositoryDocument
 from indexer.index import SearchIndex, SearchRequest
-from indexer.ranking import SegmentPrefix
+from indexer.prefixes import SegmentPrefix
 
 REGISTRY = "registry.example:5000"
 WORDS = ("library", "client", "server", "python", "tools", "data", "image", "parser", "common", "files")

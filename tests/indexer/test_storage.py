@@ -5,10 +5,11 @@ from __future__ import annotations
 from array import array
 from pathlib import Path
 
+from whoosh.fields import ID, Schema
 from whoosh.filedb.filestore import FileStorage
 
 import indexer.storage
-from indexer.storage import MappedFile, MappedFileStorage
+from indexer.storage import MappedFile, MappedFileStorage, committed_after
 
 
 def write_sample(folder: Path) -> None:
@@ -63,3 +64,24 @@ def test_an_unused_file_is_deleted_only_after_the_grace_period(tmp_path: Path) -
     assert not (tmp_path / "sample").exists()
     storage.delete_file("sample")  # asked again after it is gone: nothing to do, no error
     storage.delete_file("sample")
+
+
+def test_committed_after_agrees_with_whoosh_listing_the_directory(tmp_path: Path) -> None:
+    now = [1000.0]
+    storage = MappedFileStorage(str(tmp_path), clock=lambda: now[0])
+    ix = storage.create_index(Schema(id=ID(stored=True)))
+    assert ix.reader().generation() is None  # an empty index's reader: always read again, as Whoosh would
+    assert committed_after(ix, None) is True
+
+    generations = []
+    for number in range(6):
+        with ix.writer() as writer:
+            writer.add_document(id=str(number))
+        generations.append(ix.latest_generation())
+        if number == 3:
+            now[0] += indexer.storage.RETIRED_GRACE_S  # the tables of contents so far are deleted next
+    assert not (tmp_path / f"_MAIN_{generations[1]}.toc").exists()  # the case listing is needed for
+
+    latest = ix.latest_generation()
+    for generation in [-1, *generations]:
+        assert committed_after(ix, generation) is (generation != latest), generation
