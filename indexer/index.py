@@ -54,7 +54,7 @@ from indexer.docsets import DocumentSet
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.prefixes import SegmentPrefix
-from indexer.ranking import ranked_matches
+from indexer.ranking import TreeOr, ranked_matches
 from indexer.query_language import All as QueryAll
 from indexer.facets import FACETS
 from indexer.facets import count as count_facet
@@ -609,7 +609,7 @@ def _chunk_query(chunk: str) -> Query | None:
     prefix = chunk.endswith("*")
     per_field = [_field_query(name, chunk.rstrip("*"), prefix) for name in SEARCHABLE_FIELDS]
     matches = [clause for clause in per_field if clause is not None]
-    return Or(matches) if matches else None
+    return TreeOr(matches) if matches else None
 
 
 def _field_query(name: str, text: str, prefix: bool) -> Query | None:
@@ -633,7 +633,7 @@ def _ranked(text: Query, q: str) -> Query:
     words = list(_SCHEMAS["repository"]["last_words"].process_text(key, mode="query"))
     if words:
         tiers.append(ConstantScoreQuery(And([Term("last_words", w) for w in words]), LAST_SEGMENT_SCORE))
-    return AndMaybe(text, Or(tiers))
+    return AndMaybe(text, TreeOr(tiers))
 
 
 def _tier_key(q: str) -> str:

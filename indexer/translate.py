@@ -30,6 +30,7 @@ from indexer.query_language import (
 )
 from indexer.query_language import Not as QueryNot
 from indexer.schema import META_ID, Kind, build_schema, label_entry, pushed_key
+from indexer.ranking import TreeOr
 
 _SCHEMA = build_schema("tag")
 
@@ -64,7 +65,7 @@ class _Translator:
             return self._all(expression.parts)
         if isinstance(expression, AnyOf):
             found = [q for q in (self.query(part) for part in expression.parts) if q is not None]
-            return Or(found) if found else None
+            return TreeOr(found) if found else None
         if isinstance(expression, QueryNot):
             return self._all((expression,))
         if isinstance(expression, Word):
