@@ -25,6 +25,12 @@ MERGE_FACTOR = 4
 MAX_MERGE_DOCS = 64
 MAX_SEGMENTS = 48
 SUSTAINED_MERGE_DOCS = 1024
+# What a merge costs is the live documents it copies: a deleted one costs a skipped lookup per
+# posting, a small fraction of that (this share, an estimate). Counting deleted documents in full
+# once kept every segment from merging under pull-count churn, where each commit deletes documents
+# of older segments: the repository index sat at 44 segments of 10-20 live documents in 30-70,
+# and every search and every new searcher paid for each (bench/soak.py).
+DELETED_COST = 1 / 16
 # Merging when idle (compact()): one step merges segments of similar size
 # into one of at most COMPACT_MERGE_DOCS documents. Searches want few
 # segments: each costs every query a term lookup per field and its own
@@ -52,8 +58,8 @@ def bounded_merge(writer: Any, segments: list[Any]) -> list[Any]:
     holds ``MERGE_FACTOR`` segments, the lowest such tier merges into the
     writer's new segment. Whoosh's default policy may merge every segment
     at once, a multi-second stall of the only writer at 10,000 documents;
-    here a commit merges at most ``MAX_MERGE_DOCS`` documents (deleted ones
-    included), so the number of segments grows by one per ``MAX_MERGE_DOCS``
+    here a commit merges at most ``MAX_MERGE_DOCS`` documents' worth
+    (:func:`merge_cost`), so the number of segments grows by one per ``MAX_MERGE_DOCS``
     until :meth:`SearchIndex.compact`, or until there are ``MAX_SEGMENTS``:
     from then on the limit is ``SUSTAINED_MERGE_DOCS``.
     """
@@ -113,10 +119,15 @@ def _merge_into(writer: Any, segments: list[Any], chosen: list[Any]) -> list[Any
     return [segment for segment in segments if segment not in chosen]
 
 
+def merge_cost(segment: Any) -> float:
+    """What merging ``segment`` costs, in live documents copied (see :data:`DELETED_COST`)."""
+    return float(segment.doc_count() + DELETED_COST * segment.deleted_count())
+
+
 def _segments_to_merge(segments: list[Any], limit: int) -> list[Any]:
     tiers: dict[int, list[Any]] = {}
     for segment in sorted(segments, key=lambda s: s.doc_count()):
-        if segment.doc_count_all() < limit:
+        if merge_cost(segment) < limit:
             tiers.setdefault(_tier(segment.doc_count()), []).append(segment)
     for tier in sorted(tiers):
         if len(tiers[tier]) >= MERGE_FACTOR:
@@ -130,11 +141,11 @@ def _tier(documents: int) -> int:
 
 
 def _within(segments: list[Any], budget: int) -> list[Any]:
-    """The first ``segments`` whose documents, deleted ones included, add up to at most ``budget``."""
-    chosen, total = [], 0
+    """The first ``segments`` whose merge costs add up to at most ``budget``."""
+    chosen, total = [], 0.0
     for segment in segments:
-        if total + segment.doc_count_all() > budget:
+        if total + merge_cost(segment) > budget:
             break
         chosen.append(segment)
-        total += segment.doc_count_all()
+        total += merge_cost(segment)
     return chosen

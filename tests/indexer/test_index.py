@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -597,3 +598,15 @@ def test_a_new_searcher_takes_over_the_values_of_segments_it_still_reads(index: 
     segments = {key[1] for key in index._searchers["repository"].per_segment}
     assert len(segments) == 1 and not segments & {key[1] for key in after}
     assert index.search(SearchRequest(q="alp*", arch="amd64")).total == 1
+
+
+def test_segments_stay_few_while_commits_keep_rewriting_older_documents(index: SearchIndex, tmp_path: Path) -> None:
+    # Pull-count churn: every commit rewrites a few repositories, deleting their documents from older
+    # segments. Segments of mostly deleted documents must still merge, or searches read dozens.
+    index.apply(upserts(*(repo(f"app{n}") for n in range(200))), {0: 1})
+    rng = random.Random(7)
+    for offset in range(2, 302):
+        index.apply(upserts(*(repo(f"app{rng.randrange(200)}", pulls=offset) for _ in range(4))), {0: offset})
+    assert index.search(SearchRequest()).total == 200
+    segments = whoosh_index.open_dir(str(tmp_path / "index" / "repositories")).reader().leaf_readers()
+    assert len(segments) <= 2 * indexer.merging.MERGE_FACTOR, [(r.doc_count(), r.doc_count_all()) for r, _ in segments]
