@@ -13,7 +13,10 @@ report can tell a slow service from a load generator that fell behind.
 
 Requests due during the warm-up (``window.begin`` to ``window.start``) are
 sent like any other; their errors are reported apart and their latencies
-left out.
+left out. A loop stops sending when :meth:`OpenLoop.join` gives up on it:
+what it returns is then every request sent, so a check made afterwards (the
+soak's pull count) sees no request that went out after the records were
+taken. Requests due but never sent count as not achieved.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class OpenLoop(Generic[Client]):
         self.name, self.rate, self.workers, self.window = name, rate, workers, window
         self._make_client, self._send = make_client, send
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         self._next = 0
         self._records: list[list[Record]] = [[] for _ in range(workers)]
         self._threads = [threading.Thread(target=self._work, args=(n,), name=f"{name}-{n}", daemon=True)
@@ -72,10 +76,14 @@ class OpenLoop(Generic[Client]):
             thread.start()
 
     def join(self, timeout_s: float) -> list[Record]:
-        """Wait for every due request to be answered (at most ``timeout_s`` more); every record so far."""
+        """Wait for every due request to be answered (at most ``timeout_s`` more), then stop sending
+        and wait for the requests in flight (each ends within its client's timeout); every record."""
         deadline = time.monotonic() + timeout_s
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=REQUEST_TIMEOUT_S + 5.0)
         return sorted((r for records in self._records for r in records), key=lambda r: r.due)
 
     def _take(self) -> tuple[int, float]:
@@ -86,11 +94,10 @@ class OpenLoop(Generic[Client]):
     def _work(self, worker: int) -> None:
         client = self._make_client()
         records = self._records[worker]
-        while True:
+        while not self._stop.is_set():
             number, due = self._take()
-            if due >= self.window.end:
+            if due >= self.window.end or self._stop.wait(max(0.0, due - time.monotonic())):
                 return
-            time.sleep(max(0.0, due - time.monotonic()))
             sent = time.monotonic()
             label, outcome = self._send(client, number)
             records.append(Record(label, due, sent, time.monotonic(), outcome))
@@ -138,6 +145,7 @@ def loop_figures(records: list[Record], window: Window, rate: float, workers: in
     return {
         "rate": rate,
         "workers": workers,
+        "planned": round(rate * duration),
         "requests": len(timed),
         "achieved_per_s": round(sum(r.outcome == OK for r in timed) / duration, 1),
         "errors": errors_by_kind(timed),

@@ -103,6 +103,27 @@ def test_open_loop_times_from_the_due_time_so_a_slow_answer_delays_the_next() ->
     assert figures["errors"] == {} and figures["by_label"]["only"]["requests"] == len(records)
 
 
+def test_an_open_loop_given_up_on_sends_nothing_more() -> None:
+    # A service too slow for the rate: join gives up, and what it returns is every request ever sent,
+    # so a check made afterwards (the soak's pull count) sees none sent behind its back.
+    now = time.monotonic()
+    window = Window(now, now, now + 10.0)  # 1,000 due at 100/s; each takes 0.1 s on one worker
+    sent: list[int] = []
+
+    def slow(client: None, number: int) -> tuple[str, str]:
+        sent.append(number)
+        time.sleep(0.1)
+        return "only", OK
+
+    loop: OpenLoop[None] = OpenLoop("test", rate=100, workers=1, window=window, make_client=lambda: None, send=slow)
+    loop.start()
+    records = loop.join(timeout_s=0.35)
+    time.sleep(0.3)
+    assert 2 <= len(records) <= 6 and len(sent) == len(records)
+    figures = loop_figures(records, window, rate=100, workers=1)
+    assert figures["planned"] == 1000 and figures["requests"] == len(records)
+
+
 def test_loop_figures_count_errors_apart_in_the_warm_up() -> None:
     window = Window(0.0, 1.0, 3.0)
     records = [Record("a", 0.5, 0.5, 0.6, "HTTP 503"), Record("a", 1.5, 1.5, 1.6, OK),
