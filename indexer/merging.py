@@ -18,20 +18,17 @@ from whoosh.reading import SegmentReader
 # Merging at commit: segments of a tier (size within a factor MERGE_FACTOR)
 # merge once MERGE_FACTOR of them exist, up to MAX_MERGE_DOCS documents: a
 # merge costs about 1 ms per document here, and the writer, and so every
-# push behind it, waits for it. MAX_MERGE_DOCS holds a full tier of up to 64
-# documents a segment (at 64, two segments of 33 could never merge, and under
-# sustained load they piled up: 11 segments doubled a query's time on 2,000
-# repositories). Larger merges wait for an idle log (compact()), unless
-# ingest never pauses and an index reaches MAX_SEGMENTS segments: then a
-# commit may merge up to SUSTAINED_MERGE_DOCS. Under pull-count churn on
-# 1,000 repositories (40 rewrites a commit, 400 commits) these settings keep
-# 7.2 segments on average where 4 / 64 / 48 kept 18.7, for the same commit
-# time (169 against 164 ms). Sustained merging from 8 segments kept 5.8, but
-# its merges of up to 1,024 documents (a second each) made push-to-searchable
-# at 20 pushes/s on 10,000 repositories 3.2 s at p99.
-MERGE_FACTOR = 3
-MAX_MERGE_DOCS = 256
-MAX_SEGMENTS = 16
+# push behind it, waits for it. Larger merges wait for an idle log
+# (compact()), unless ingest never pauses and an index reaches MAX_SEGMENTS
+# segments: then a commit may merge up to SUSTAINED_MERGE_DOCS. Fewer
+# segments would make searches under sustained load faster (11 segments
+# doubled a query's time on 2,000 repositories), but larger or more frequent
+# merges at commit show in push-to-searchable: with 3 / 256 / 16, p99 at 20
+# pushes/s on 1,000 repositories was 2.6-3.4 s in four runs, against
+# 1.4-1.9 s with these (bench.run, 29 Nov).
+MERGE_FACTOR = 4
+MAX_MERGE_DOCS = 64
+MAX_SEGMENTS = 48
 SUSTAINED_MERGE_DOCS = 1024
 # What a merge costs is the live documents it copies: a deleted one costs a skipped lookup per
 # posting, a small fraction of that (this share, an estimate). Counting deleted documents in full
