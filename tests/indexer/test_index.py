@@ -16,6 +16,7 @@ from whoosh.fields import ID, STORED, Schema
 
 import indexer.index
 import indexer.merging
+import indexer.prefixes
 from indexer.documents import Document, Platform, RepositoryDocument, TagDocument
 from indexer.index import IndexLocked, SearchIndex, SearchPage, SearchRequest
 
@@ -612,3 +613,17 @@ def test_segments_stay_few_while_commits_keep_rewriting_older_documents(index: S
         segments.append(len(whoosh_index.open_dir(str(tmp_path / "index" / "repositories")).reader().leaf_readers()))
     assert index.search(SearchRequest()).total == 200
     assert sum(segments) / len(segments) <= 8.5  # 7.4 here; 10.6 when deleted documents counted in full
+
+
+def test_a_cached_prefix_expansion_still_drops_documents_deleted_after_it_was_read(index: SearchIndex) -> None:
+    indexer.prefixes.forget_expansions()
+    index.apply(upserts(*(repo(f"team/alpha-{n}", description=f"alpine based tool {n}") for n in range(6))), {0: 1})
+    assert index.search(SearchRequest(q="alp*")).total == 6
+    cached = dict(indexer.prefixes._cache.items())
+    assert any(expansion.terms for expansion in cached.values())
+
+    index.apply([(repo("team/alpha-3").doc_id, None)], {0: 2})  # deletes from the segment read above
+    page = index.search(SearchRequest(q="alp*", limit=10))
+    assert page.total == 5 and "team/alpha-3" not in names(page)
+    # the segment read above was not read again (the commit added one: its positions document)
+    assert all(indexer.prefixes._cache.get(key) is expansion for key, expansion in cached.items())
