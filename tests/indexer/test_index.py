@@ -617,7 +617,7 @@ def test_segments_stay_few_while_commits_keep_rewriting_older_documents(index: S
 
 def test_a_cached_prefix_expansion_still_drops_documents_deleted_after_it_was_read(index: SearchIndex) -> None:
     indexer.prefixes.forget_expansions()
-    index.apply(upserts(*(repo(f"team/alpha-{n}", description=f"alpine based tool {n}") for n in range(6))), {0: 1})
+    index.apply(upserts(*(repo(f"team/alpha-{n}", description=f"alpine alpaca alps tool {n}") for n in range(6))), {0: 1})
     assert index.search(SearchRequest(q="alp*")).total == 6
     cached = dict(indexer.prefixes._cache.items())
     assert any(expansion.terms for expansion in cached.values())
