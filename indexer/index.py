@@ -53,7 +53,7 @@ from whoosh.query import And, AndMaybe, ConstantScoreQuery, Or, Query, Term
 from indexer.docsets import DocumentSet
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
-from indexer.prefixes import SegmentPrefix
+from indexer.prefixes import SegmentPrefix, forget_expansions
 from indexer.ranking import TreeOr, ranked_matches
 from indexer.query_language import All as QueryAll
 from indexer.facets import FACETS
@@ -561,6 +561,8 @@ class SearchIndex:
                 renewed = replace(entry, generation=generation, checked_at=now)
             else:
                 renewed = _SharedSearcher(renewed.searcher, generation, now, per_segment=_carried(entry, renewed.searcher))
+                if entry is not None:
+                    forget_expansions(_segment_ids(entry.searcher) - _segment_ids(renewed.searcher))
             self._searchers[kind] = renewed
         return renewed
 
@@ -583,8 +585,13 @@ def _carried(entry: _SharedSearcher | None, searcher: Any) -> dict[tuple[str, ..
     :meth:`_SharedSearcher.segment_value`)."""
     if entry is None:
         return {}
-    kept = {str(leaf.segment().segment_id()) for leaf, _ in searcher.reader().leaf_readers() if leaf.segment() is not None}
+    kept = _segment_ids(searcher)
     return {key: value for key, value in entry.per_segment.items() if key[1] in kept}
+
+
+def _segment_ids(searcher: Any) -> set[str]:
+    """The ids of the segments ``searcher`` reads."""
+    return {str(leaf.segment().segment_id()) for leaf, _ in searcher.reader().leaf_readers() if leaf.segment() is not None}
 
 
 def text_query(q: str) -> Query | None:

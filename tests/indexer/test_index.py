@@ -627,3 +627,8 @@ def test_a_cached_prefix_expansion_still_drops_documents_deleted_after_it_was_re
     assert page.total == 5 and "team/alpha-3" not in names(page)
     # the segment read above was not read again (the commit added one: its positions document)
     assert all(indexer.prefixes._cache.get(key) is expansion for key, expansion in cached.items())
+
+    while index.compact():  # merged away: what was read from those segments goes with them
+        pass
+    assert index.search(SearchRequest(q="alp*")).total == 5
+    assert not cached.keys() & set(indexer.prefixes._cache) and len(indexer.prefixes._cache) > 0
