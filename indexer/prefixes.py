@@ -4,8 +4,9 @@ A prefix query walks the segment's term index from the prefix and reads the
 postings of every term it finds: "l*" over 2,000 repositories is ~1,000
 terms in the text field alone, and the same walk was made three more times
 per query (the expansion limit, the size estimate that orders an ``And``,
-the words to highlight). It cost a third of the soak benchmark's query time,
-whose prefix queries are what a search box sends as one types.
+the words to highlight). Those walks were 44% of the soak benchmark's query
+set in process, whose prefix queries are what a search box sends as one
+types.
 
 A Whoosh segment never changes once written; only which of its documents
 are deleted does, and that is applied after (``SegmentPrefix.matcher``). So
