@@ -560,9 +560,10 @@ class SearchIndex:
             if renewed is entry:
                 renewed = replace(entry, generation=generation, checked_at=now)
             else:
-                renewed = _SharedSearcher(renewed.searcher, generation, now, per_segment=_carried(entry, renewed.searcher))
+                kept = _segment_ids(renewed.searcher)
+                renewed = _SharedSearcher(renewed.searcher, generation, now, per_segment=_carried(entry, kept))
                 if entry is not None:
-                    forget_expansions(_segment_ids(entry.searcher) - _segment_ids(renewed.searcher))
+                    forget_expansions(_segment_ids(entry.searcher) - kept)
             self._searchers[kind] = renewed
         return renewed
 
@@ -580,12 +581,11 @@ class SearchIndex:
         return _SharedSearcher(ix.searcher(), -1, 0.0)
 
 
-def _carried(entry: _SharedSearcher | None, searcher: Any) -> dict[tuple[str, ...], Any]:
-    """``entry``'s per-segment values of the segments ``searcher`` still reads (see
-    :meth:`_SharedSearcher.segment_value`)."""
+def _carried(entry: _SharedSearcher | None, kept: set[str]) -> dict[tuple[str, ...], Any]:
+    """``entry``'s per-segment values of the segments ``kept`` (those the next searcher still
+    reads; see :meth:`_SharedSearcher.segment_value`)."""
     if entry is None:
         return {}
-    kept = _segment_ids(searcher)
     return {key: value for key, value in entry.per_segment.items() if key[1] in kept}
 
 
