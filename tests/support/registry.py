@@ -22,6 +22,7 @@ import requests
 from indexer.registry import Credentials
 from tests.support.ports import free_port
 from tests.support.token_issuer import TokenAuth, TokenIssuer
+from tests.support.waiting import end_process
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 START_TIMEOUT = 15.0
@@ -151,14 +152,7 @@ class RegistryProcess:
     def stop(self) -> None:
         """Terminate, then kill if it lingers. Queued notifications are lost."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
+        end_process(process, STOP_TIMEOUT)
 
     def log(self) -> str:
         """Everything the registry wrote to its log so far."""

@@ -25,6 +25,7 @@ from tests.support.certificates import certificate_for
 from tests.support.ports import free_port
 from tests.support.registry import htpasswd_line
 from tests.support.token_issuer import TokenAuth
+from tests.support.waiting import end_process
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "token-server"
 BUILD_TIMEOUT = 600.0
@@ -94,14 +95,7 @@ class TokenServerProcess:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        end_process(process, 5)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
