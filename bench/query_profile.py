@@ -17,8 +17,8 @@ them alike: wall and thread-CPU milliseconds, p50 and p99 per category.
 ``--baseline FILE`` also times another version of ``indexer/index.py`` (for
 instance ``git show <commit>:indexer/index.py > FILE``) on the same index
 directory, and checks that both versions return the same totals and names.
-Last, a cProfile of the current version's common-word queries lists its
-largest costs. Everything is printed and written to ``--output``.
+Last, a cProfile of the current version's queries of one category
+(``--profile-category``, common words by default) lists its largest costs. Everything is printed and written to ``--output``.
 Run from the repository root: ``python -m bench.query_profile``.
 """
 
@@ -231,7 +231,7 @@ def _measure(contenders: Sequence[Contender], queries: Sequence[Query], args: ar
     lines = ["", "matches counted per query:", *answers]
     lines += ["", f"index versions answer {len(differences)} queries differently", *differences]
     lines += ["", "latency, ms:", *timing_table(time_interleaved(contenders, queries, args.rounds), categories)]
-    common = [q for q in queries if q.category == PROFILE_CATEGORY]
+    common = [q for q in queries if q.category == args.profile_category]
     for contender in contenders:
         if contender.name.startswith("registry-search"):
             lines += ["", f"cProfile of {contender.name}, {args.profile_repeats} x {[q.text for q in common]}:"]
@@ -246,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--baseline", type=Path, help="another indexer/index.py to time beside the current one")
     parser.add_argument("--profile-repeats", type=int, default=100)
+    parser.add_argument("--profile-category", default=PROFILE_CATEGORY, help="the query category profiled")
     parser.add_argument("--top", type=int, default=25, help="functions listed per profile ordering")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)

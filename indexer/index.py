@@ -53,8 +53,10 @@ from whoosh.query import And, AndMaybe, ConstantScoreQuery, Or, Query, Term
 from indexer.docsets import DocumentSet
 from indexer.documents import Document, RepositoryDocument, TagDocument, document_from_json
 from indexer.merging import bounded_merge, compact_merge, compaction
-from indexer.prefixes import SegmentPrefix, forget_expansions
+from indexer.prefixes import SegmentPrefix
 from indexer.ranking import TreeOr, ranked_matches
+from indexer.segment_cache import forget_segments
+from indexer.terms import cache_term_lookups
 from indexer.query_language import All as QueryAll
 from indexer.facets import FACETS
 from indexer.facets import count as count_facet
@@ -563,7 +565,7 @@ class SearchIndex:
                 kept = _segment_ids(renewed.searcher)
                 renewed = _SharedSearcher(renewed.searcher, generation, now, per_segment=_carried(entry, kept))
                 if entry is not None:
-                    forget_expansions(_segment_ids(entry.searcher) - kept)
+                    forget_segments(_segment_ids(entry.searcher) - kept)
             self._searchers[kind] = renewed
         return renewed
 
@@ -578,7 +580,9 @@ class SearchIndex:
             if not committed_after(ix, entry.searcher.reader().generation()):
                 return entry
             entry.searcher.close()
-        return _SharedSearcher(ix.searcher(), -1, 0.0)
+        searcher = ix.searcher()
+        cache_term_lookups(searcher)
+        return _SharedSearcher(searcher, -1, 0.0)
 
 
 def _carried(entry: _SharedSearcher | None, kept: set[str]) -> dict[tuple[str, ...], Any]:

@@ -8,32 +8,26 @@ the words to highlight). Those walks were 44% of the soak benchmark's query
 set in process, whose prefix queries are what a search box sends as one
 types.
 
-A Whoosh segment never changes once written; only which of its documents
-are deleted does, and that is applied after (``SegmentPrefix.matcher``). So
-a segment's expansion is cached by segment id, shared by every searcher and
-thread, and still right after a commit that left the segment alone: with
-commits several times a second under load, a per-searcher cache would be
-lost before it paid. A segment's expansions are dropped when the searcher
-that read it is replaced by one that does not (:func:`forget_expansions`),
-and the cache is bounded by the number of terms and document numbers it
-holds (:data:`MAX_CACHED_ENTRIES`), least recently used first out.
+A segment's expansion is read once and kept by segment id across searchers
+(:mod:`indexer.segment_cache`); which of its documents were deleted since
+is applied after (``SegmentPrefix.matcher``). The cache is bounded by the
+number of terms and document numbers it holds (:data:`MAX_CACHED_ENTRIES`).
 """
 
 from __future__ import annotations
 
-import threading
 from array import array
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import LRUCache
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import ListMatcher, NullMatcher
 from whoosh.query import Prefix
 from whoosh.reading import MultiReader, SegmentReader
 
 from indexer.postings import remaining_ids
+from indexer.segment_cache import SegmentCache
 
 # Terms plus document numbers held, across every cached expansion: ~20 MiB at most.
 MAX_CACHED_ENTRIES = 400_000
@@ -54,8 +48,7 @@ class Expansion:
         return len(self.terms) + len(self.ids) + 1
 
 
-_cache: LRUCache[tuple[str, str, bytes], Expansion] = LRUCache(MAX_CACHED_ENTRIES, getsizeof=Expansion.size)
-_lock = threading.Lock()
+_cache: SegmentCache[Expansion] = SegmentCache(MAX_CACHED_ENTRIES, size_of=Expansion.size)
 
 
 class SegmentPrefix(Prefix):
@@ -119,31 +112,8 @@ def segment_expansion(reader: Any, fieldname: str, text: str) -> Expansion:
     if fieldname not in reader.schema:
         return Expansion((), 0, array("I"))
     prefix = reader._text_to_bytes(fieldname, text)
-    key = (reader.segment().segment_id(), fieldname, prefix)
-    with _lock:
-        found = _cache.get(key)
-    if found is None:
-        found = _read(reader, fieldname, prefix)
-        if found.size() <= MAX_CACHED_ENTRIES:
-            with _lock:
-                _cache[key] = found
-    return found
-
-
-def forget_expansions(segment_ids: Collection[str] | None = None) -> None:
-    """Drop what was read from the segments ``segment_ids`` (every segment: None).
-
-    A searcher that no longer reads a segment (merged away) says so here:
-    under churn most segments live seconds, and kept to the cache's bound
-    their expansions grew the search process's heap by a quarter over the
-    soak benchmark's ten minutes.
-    """
-    with _lock:
-        if segment_ids is None:
-            _cache.clear()
-            return
-        for key in [key for key in _cache if key[0] in segment_ids]:
-            del _cache[key]
+    key = (str(reader.segment().segment_id()), fieldname, prefix)
+    return _cache.get(key, lambda: _read(reader, fieldname, prefix))
 
 
 def _read(reader: Any, fieldname: str, prefix: bytes) -> Expansion:

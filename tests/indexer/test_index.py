@@ -12,11 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3TermsReader
 from whoosh.fields import ID, STORED, Schema
 
 import indexer.index
 import indexer.merging
 import indexer.prefixes
+import indexer.segment_cache
+import indexer.terms
 from indexer.documents import Document, Platform, RepositoryDocument, TagDocument
 from indexer.index import IndexLocked, SearchIndex, SearchPage, SearchRequest
 
@@ -616,7 +619,7 @@ def test_segments_stay_few_while_commits_keep_rewriting_older_documents(index: S
 
 
 def test_a_cached_prefix_expansion_still_drops_documents_deleted_after_it_was_read(index: SearchIndex) -> None:
-    indexer.prefixes.forget_expansions()
+    indexer.segment_cache.forget_segments()
     index.apply(upserts(*(repo(f"team/alpha-{n}", description=f"alpine alpaca alps tool {n}") for n in range(6))), {0: 1})
     assert index.search(SearchRequest(q="alp*")).total == 6
     cached = dict(indexer.prefixes._cache.items())
@@ -626,9 +629,45 @@ def test_a_cached_prefix_expansion_still_drops_documents_deleted_after_it_was_re
     page = index.search(SearchRequest(q="alp*", limit=10))
     assert page.total == 5 and "team/alpha-3" not in names(page)
     # the segment read above was not read again (the commit added one: its positions document)
-    assert all(indexer.prefixes._cache.get(key) is expansion for key, expansion in cached.items())
+    assert all(dict(indexer.prefixes._cache.items()).get(key) is expansion for key, expansion in cached.items())
 
     while index.compact():  # merged away: what was read from those segments goes with them
         pass
     assert index.search(SearchRequest(q="alp*")).total == 5
-    assert not cached.keys() & set(indexer.prefixes._cache) and len(indexer.prefixes._cache) > 0
+    kept = dict(indexer.prefixes._cache.items())
+    assert not cached.keys() & kept.keys() and kept
+
+
+def test_term_lookups_are_read_once_per_segment_and_kept_across_commits(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexer.segment_cache.forget_segments()
+    reads: list[tuple[str, bytes]] = []
+    read = W3TermsReader.term_info
+
+    def counted(self: W3TermsReader, fieldname: str, tbytes: bytes) -> Any:
+        reads.append((fieldname, tbytes))
+        return read(self, fieldname, tbytes)
+
+    monkeypatch.setattr(W3TermsReader, "term_info", counted)
+    index.apply(upserts(*(repo(f"team/alpha-{n}", description=f"alpine tool {n}") for n in range(6))), {0: 1})
+    assert index.search(SearchRequest(q="alpine")).total == 6
+    assert index.search(SearchRequest(q="alpine zzqxjvw-nothing")).total == 0
+    assert ("name", b"zzqxjvw") in reads  # the absent word is asked for too
+    reads.clear()
+    assert index.search(SearchRequest(q="alpine zzqxjvw-nothing")).total == 0
+    assert index.search(SearchRequest(q="alpine")).total == 6
+    assert reads == []  # present and absent terms alike
+    kept = dict(indexer.terms._cache.items())
+
+    index.apply(upserts(repo("team/alpine")), {0: 2})  # a new segment; the first one stays
+    assert index.search(SearchRequest(q="alpine")).total == 7
+    assert reads  # from the new segment only: what the first one answered is still kept
+    after = dict(indexer.terms._cache.items())
+    assert all(after.get(key) is info for key, info in kept.items() if key in after)
+    assert {key[0] for key in kept} <= {key[0] for key in after}
+
+    while index.compact():  # merged away: what was read from those segments goes with them
+        pass
+    assert index.search(SearchRequest(q="alpine", limit=10)).total == 7
+    assert not {key[0] for key in kept} & {key[0] for key, _ in indexer.terms._cache.items()}
