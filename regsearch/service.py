@@ -24,15 +24,15 @@ from indexer.consumer import GROUP
 from indexer.registry import RegistryError
 from regsearch.app import Role, build_app
 from regsearch.config import ConfigError, Settings, notifications_block
-from regsearch.follower_process import follow_in_child
+from regsearch.child_process import follow, index_events, run_in_child
 from regsearch.logs import behind
 from regsearch.logs.sqlite import SqliteLog
 from regsearch.resources import Resources, lock_data_dir
 from regsearch.retention import prune_periodically
+from regsearch.supervision import supervised
 
 log = logging.getLogger("regsearch")
 
-RESTART_DELAY_S = 5.0
 JOIN_TIMEOUT_S = 30.0
 ROLES: dict[str, frozenset[Role]] = {
     "serve": frozenset({"webhooks", "indexer", "search"}),
@@ -40,22 +40,6 @@ ROLES: dict[str, frozenset[Role]] = {
     "indexer": frozenset({"indexer"}),
     "search-api": frozenset({"search"}),
 }
-
-
-def supervised(name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> threading.Thread:
-    """Run ``target(stop)`` in a thread that logs a crash and restarts it, so the service keeps serving."""
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                target(stop)
-            except Exception:
-                log.exception("%s failed; restarting in %.0fs", name, RESTART_DELAY_S)
-                stop.wait(RESTART_DELAY_S)
-
-    thread = threading.Thread(target=loop, name=name, daemon=True)
-    thread.start()
-    return thread
 
 
 def check_registries(resources: Resources) -> None:
@@ -84,24 +68,24 @@ class Readiness:
 
 
 def start_threads(command: str, roles: frozenset[Role], resources: Resources, stop: threading.Event) -> list[threading.Thread]:
-    """The background work of the roles: indexer, follower (in a process of its own,
-    see :mod:`regsearch.follower_process`), and (in ``serve``) reconciler and
-    the pruning of consumed events (:mod:`regsearch.retention`)."""
+    """The background work of the roles: the follower, in a process of its own; the indexer, in
+    ``serve`` in a process of its own with the reconcilers (see :mod:`regsearch.child_process`);
+    and the pruning of consumed events (:mod:`regsearch.retention`)."""
     threads = []
+    settings = resources.settings
     if "search" in roles:
         resources.index()  # created here, before the follower process opens it too
-    if "indexer" in roles:
+    if command == "serve":
+        empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
+        indexer = partial(index_events, reconcile_now=empty)
+        threads.append(supervised("indexer", lambda s: run_in_child("indexer", indexer, settings, s), stop))
+    elif "indexer" in roles:
         threads.append(supervised("indexer", resources.consumer().run, stop))
     if "search" in roles:
-        settings = resources.settings
-        threads.append(supervised("follower", lambda s: follow_in_child(settings, s), stop))
+        threads.append(supervised("follower", lambda s: run_in_child("follower", follow, settings, s), stop))
     if isinstance(resources.events, SqliteLog) and "indexer" in roles:
         events = resources.events
         threads.append(supervised("event-log pruning", lambda s: prune_periodically(events, GROUP, s), stop))
-    if command == "serve":
-        empty = resources.index().is_empty() and not any(resources.documents.end_offsets().values())
-        for name, reconciler in zip((r.name for r in resources.settings.registries), resources.reconcilers()):
-            threads.append(supervised(f"reconciler {name}", partial(reconciler.run, run_now=lambda: empty), stop))
     return threads
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -88,6 +90,22 @@ def test_pushed_while_down_is_found_by_the_reconciler(
         delete(s.registry.url, "early/bird", "latest")
         s.service.start()
         s.wait_names(lambda n: n == ["late/bird"], q="bird")
+
+
+def test_a_killed_indexer_process_is_restarted_and_indexes_what_was_pushed_meanwhile(
+    registry_factory: Callable[..., RegistryProcess], tmp_path: Path, oci_builder: OciBuilder
+) -> None:
+    # serve runs the indexer (with the reconcilers) in a child process: the parent logs its pid
+    with running_stack(registry_factory, tmp_path, oci_builder) as s:
+        s.push_image("before/crash")
+        s.wait_names(lambda n: "before/crash" in n, q="crash")
+        [pid] = [int(pid) for pid in re.findall(r"indexer running in process (\d+)", s.service.log())]
+        os.kill(pid, signal.SIGKILL)
+        s.push_image("during/crash")  # acknowledged by the parent, waiting in the event log
+        s.wait_names(lambda n: n == ["before/crash", "during/crash"], q="crash")
+        assert "the indexer process exited with status -9" in s.service.log()
+        assert len(re.findall(r"indexer running in process (\d+)", s.service.log())) == 2
+        assert s.service.get("/healthz").status_code == 200
 
 
 def test_restart_keeps_the_index(stack: Stack) -> None:

@@ -1,5 +1,6 @@
-"""The follower in its own process: it indexes what the document log holds, reports its
-metrics to the parent, stops when asked, and a crash is the caller's to restart."""
+"""Work in a process of its own (here the follower): it indexes what the document log holds,
+reports its metrics to the parent, stops when asked, and a crash is the caller's to restart.
+The indexer's child is shown end to end (``tests/integration/test_end_to_end.py``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from indexer import metrics
 from indexer.documents import RepositoryDocument, document_to_json
 from indexer.index import SearchIndex, SearchRequest
 from regsearch.config import Settings
-from regsearch.follower_process import follow_in_child
+from regsearch.child_process import follow, run_in_child
 from regsearch.logs import Message
 from regsearch.logs.sqlite import SqliteLog
 from tests.support.waiting import wait_until
@@ -35,7 +36,7 @@ def append_repositories(data_dir: Path, names: list[str]) -> None:
 
 
 class Running:
-    """``follow_in_child`` in a thread, with what it raised."""
+    """The follower's ``run_in_child`` in a thread, with what it raised."""
 
     def __init__(self, settings: Settings) -> None:
         self.stop = threading.Event()
@@ -45,7 +46,7 @@ class Running:
 
     def _run(self, settings: Settings) -> None:
         try:
-            follow_in_child(settings, self.stop)
+            run_in_child("follower", follow, settings, self.stop)
         except BaseException as error:  # noqa: BLE001 - the test inspects it
             self.error = error
 
@@ -102,7 +103,7 @@ def test_a_killed_child_is_an_error_for_the_supervisor(data_dir: Path) -> None:
         os.kill(pid, signal.SIGKILL)
     running.thread.join(TIMEOUT_S)
     assert isinstance(running.error, RuntimeError)
-    assert "exited with status -9" in str(running.error)
+    assert "the follower process exited with status -9" in str(running.error)
 
 
 def test_sigterm_to_the_child_stops_it_cleanly(data_dir: Path) -> None:
