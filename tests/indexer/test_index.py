@@ -671,3 +671,22 @@ def test_term_lookups_are_read_once_per_segment_and_kept_across_commits(
         pass
     assert index.search(SearchRequest(q="alpine", limit=10)).total == 7
     assert not {key[0] for key in kept} & {key[0] for key, _ in indexer.terms._cache.items()}
+
+
+def test_decoded_documents_of_segments_still_read_are_taken_over_by_the_next_searcher(index: SearchIndex) -> None:
+    index.apply(upserts(repo("apps/alpha", pulls=2), repo("apps/beta", pulls=1)), {0: 1})
+    first = index.search(SearchRequest(q="apps")).documents
+    index.apply(upserts(repo("tools/gamma")), {0: 2})  # a new segment and a new searcher; the first segment stays
+    again = index.search(SearchRequest(q="apps")).documents
+    assert [d.name for d in again] == ["apps/alpha", "apps/beta"]
+    assert all(before is after for before, after in zip(first, again, strict=True))  # not decoded again
+
+    index.apply(upserts(repo("apps/beta", pulls=9)), {0: 3})  # rewritten: its old copy is deleted, not shown
+    changed = index.search(SearchRequest(q="apps")).documents
+    assert [(d.name, d.pulls) for d in changed] == [("apps/beta", 9), ("apps/alpha", 2)]
+    assert changed[1] is first[0]
+
+    while index.compact():  # merged into a new segment: its documents are read from it
+        pass
+    merged = index.search(SearchRequest(q="apps")).documents
+    assert merged == changed and not any(a is b for a, b in zip(merged, changed))
