@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
@@ -32,7 +32,7 @@ from whoosh.util.numeric import byte_to_length
 
 from indexer.docsets import DocumentSet
 from indexer.limits import check_deadline
-from indexer.postings import block, posting_bytes, remaining_ids
+from indexer.postings import block, posting_bytes, remaining_ids, whole_postings
 
 # Popularity's share of the score: log(1 + pulls) times this. A BM25F score here is 5-30, so
 # 1,000 pulls (log ~6.9) weigh like a few more matching words; the ranking tiers (1,000+) stay apart.
@@ -64,13 +64,14 @@ def ranked_matches(
     for leaf, offset in searcher.leaf_searchers():
         check_deadline()
         within = None if allowed is None else allowed.segment(offset, leaf.reader().doc_count_all())
-        scores = BlockScoring(_lengths_of(cached, leaf)).scores(query.matcher(leaf, context), within)
+        segment = leaf.reader().segment()
+        segment_id = None if segment is None else str(segment.segment_id())
+        scores = BlockScoring(_lengths_of(cached, leaf), segment_id).scores(query.matcher(leaf, context), within)
         for docnum, extra in (bonus or {}).items():
             if docnum - offset in scores:
                 scores[docnum - offset] += extra
-        segment = leaf.reader().segment()
-        boosts = None if segment is None else cached(
-            ("popularity", str(segment.segment_id())), lambda: popularity_boosts(leaf.reader())
+        boosts = None if segment_id is None else cached(
+            ("popularity", segment_id), lambda: popularity_boosts(leaf.reader())
         )
         if boosts is not None:
             for docnum in scores:
@@ -150,8 +151,9 @@ class BlockScoring:
     with Whoosh's own scoring.
     """
 
-    def __init__(self, lengths: Callable[[str], bytes]) -> None:
+    def __init__(self, lengths: Callable[[str], bytes], segment_id: str | None = None) -> None:
         self._lengths = lengths
+        self._segment_id = segment_id  # where whole posting lists are kept decoded (None: never)
 
     def scores(self, matcher: Any, within: Collection[int] | None = None) -> dict[int, float]:
         """Segment document number -> score of every posting ``matcher`` has not passed yet
@@ -226,9 +228,8 @@ class BlockScoring:
         lengths, bm25 = self._lengths(leaf.term()[0]), leaf.scorer._score
         known: dict[tuple[float, int], float] = {}  # few distinct (weight, length) pairs: score each once
         scores: dict[int, float] = {}
-        while leaf.is_active():
+        for ids, weights in self._blocks(leaf):
             check_deadline()
-            ids, weights = block(leaf)
             if within is not None:
                 kept = [(docnum, weight) for docnum, weight in zip(ids, weights) if docnum in within]
                 ids, weights = [docnum for docnum, _ in kept], [weight for _, weight in kept]
@@ -236,8 +237,17 @@ class BlockScoring:
             for weight, length in set(pairs).difference(known):
                 known[weight, length] = bm25(weight, byte_to_length(length))
             scores.update(zip(ids, map(known.__getitem__, pairs)))
-            leaf._next_block()
         return scores
+
+    def _blocks(self, leaf: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
+        """``leaf``'s postings left, as (document numbers, weights): the whole list decoded once per
+        segment (:func:`indexer.postings.whole_postings`) when the segment is known, else block by block."""
+        if self._segment_id is not None:
+            yield whole_postings(self._segment_id, leaf)
+            return
+        while leaf.is_active():
+            yield block(leaf)
+            leaf._next_block()
 
 
 def _only(scores: dict[int, float], within: Collection[int] | None) -> dict[int, float]:

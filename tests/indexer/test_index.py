@@ -17,6 +17,7 @@ from whoosh.fields import ID, STORED, Schema
 
 import indexer.index
 import indexer.merging
+import indexer.postings
 import indexer.prefixes
 import indexer.segment_cache
 import indexer.terms
@@ -690,3 +691,21 @@ def test_decoded_documents_of_segments_still_read_are_taken_over_by_the_next_sea
         pass
     merged = index.search(SearchRequest(q="apps")).documents
     assert merged == changed and not any(a is b for a, b in zip(merged, changed))
+
+
+def test_posting_lists_are_decoded_once_per_segment_and_still_drop_later_deletions(index: SearchIndex) -> None:
+    indexer.segment_cache.forget_segments()
+    index.apply(upserts(*(repo(f"team/app-{n}", description=f"alpine tool {n}", pulls=n) for n in range(6))), {0: 1})
+    first = index.search(SearchRequest(q="alpine"))
+    kept = dict(indexer.postings._cache.items())
+    assert first.total == 6 and kept  # "alpine" in the description, at least
+
+    again = index.search(SearchRequest(q="alpine"))
+    assert names(again) == names(first)
+    assert dict(indexer.postings._cache.items()) == kept  # nothing decoded again
+    assert all(dict(indexer.postings._cache.items())[key] is value for key, value in kept.items())
+
+    index.apply([(repo("team/app-5").doc_id, None)], {0: 2})  # deleted from the segment read above
+    after = index.search(SearchRequest(q="alpine"))
+    assert after.total == 5 and names(after) == [n for n in names(first) if n != "team/app-5"]
+    assert all(dict(indexer.postings._cache.items()).get(key) is value for key, value in kept.items())
