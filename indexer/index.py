@@ -57,6 +57,7 @@ from indexer.documents import Document, RepositoryDocument, TagDocument, documen
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.prefixes import SegmentPrefix
 from indexer.ranking import TreeOr, ranked_matches
+from indexer.searchers import renewed_searcher
 from indexer.segment_cache import forget_segments
 from indexer.terms import cache_term_lookups
 from indexer.query_language import All as QueryAll
@@ -586,17 +587,15 @@ class SearchIndex:
         return renewed
 
     def _renewed(self, kind: Kind, entry: _SharedSearcher | None) -> _SharedSearcher:
-        """``entry`` if its searcher still reads the latest commit, else one with a new searcher.
-
-        Not ``Searcher.refresh()``: in whoosh-reloaded 2.7.5 it keeps the
-        segments a merge replaced, so deleted documents come back.
-        """
+        """``entry`` if its searcher still reads the latest commit, else one with a new searcher,
+        which keeps the readers of the segments both read (:mod:`indexer.searchers`)."""
         ix = self._ix[kind]
-        if entry is not None:
-            if not committed_after(ix, entry.searcher.reader().generation()):
-                return entry
-            entry.searcher.close()
-        searcher = ix.searcher()
+        if entry is None:
+            searcher = ix.searcher()
+        elif committed_after(ix, entry.searcher.reader().generation()):
+            searcher = renewed_searcher(ix, entry.searcher)
+        else:
+            return entry
         cache_term_lookups(searcher)
         return _SharedSearcher(searcher, -1, 0.0)
 

@@ -709,3 +709,31 @@ def test_posting_lists_are_decoded_once_per_segment_and_still_drop_later_deletio
     after = index.search(SearchRequest(q="alpine"))
     assert after.total == 5 and names(after) == [n for n in names(first) if n != "team/app-5"]
     assert all(dict(indexer.postings._cache.items()).get(key) is value for key, value in kept.items())
+
+
+def test_a_renewed_searcher_keeps_the_readers_of_unchanged_segments_and_sees_their_new_deletions(
+    index: SearchIndex,
+) -> None:
+    def leaves() -> dict[str, Any]:
+        reader = index._searchers["repository"].searcher.reader()
+        return {str(leaf.segment().segment_id()): leaf for leaf, _ in reader.leaf_readers()}
+
+    index.apply(upserts(*(repo(f"apps/alpha-{n}", description="alpine") for n in range(4))), {0: 1})
+    assert index.search(SearchRequest(q="alpine")).total == 4
+    first = leaves()
+
+    index.apply(upserts(repo("apps/alpha-9", description="alpine")), {0: 2})  # a new segment
+    assert index.search(SearchRequest(q="alpine")).total == 5
+    second = leaves()
+    assert first.keys() < second.keys()
+    assert all(second[segment] is leaf for segment, leaf in first.items())  # kept, not reopened
+
+    index.apply([(repo("apps/alpha-2").doc_id, None)], {0: 3})  # deleted from the first segment
+    page = index.search(SearchRequest(q="alpine", limit=10))
+    assert page.total == 4 and "apps/alpha-2" not in names(page)
+    assert all(leaves()[segment] is leaf for segment, leaf in first.items())
+
+    while index.compact():  # merged into one: the old readers are closed
+        pass
+    assert index.search(SearchRequest(q="alpine", limit=10)).total == 4
+    assert not leaves().keys() & second.keys() and all(leaf.is_closed for leaf in second.values())
