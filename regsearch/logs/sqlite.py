@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -110,21 +111,65 @@ class SqliteDatabase:
             self._conn.close()
 
 
+@dataclass
+class _Append:
+    """One caller's messages, waiting to be committed with others'; then what came of them."""
+
+    messages: Sequence[Message]
+    done: bool = False
+    added: int = 0
+    error: BaseException | None = None
+
+
 class SqliteLog(Log):
-    """A log in one SQLite file; ``compacted`` keeps only each key's newest record."""
+    """A log in one SQLite file; ``compacted`` keeps only each key's newest record.
+
+    Appends of concurrent callers share one transaction (group commit):
+    each caller waits for its turn to commit, and the caller whose turn it
+    is commits every append queued by then, its own and those of the
+    callers still waiting, so one fsync makes them all durable. Every
+    caller returns only after its messages are committed, and a failed
+    transaction fails every append in it. Under the soak benchmark's 200
+    notifications/s each was a transaction of its own, SQLite's commit and
+    fsync a large part of the receiver's time.
+    """
 
     def __init__(self, path: Path, *, compacted: bool = False, fsync: bool = True) -> None:
         self._db = SqliteDatabase(path, LOG_SCHEMA, fsync=fsync)
         self._compacted = compacted
         self._appended = threading.Condition()
+        self._queued: list[_Append] = []
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     def append(self, messages: Sequence[Message]) -> int:
+        mine = _Append(messages)
+        with self._queue_lock:
+            self._queued.append(mine)
+        with self._commit_lock:
+            if not mine.done:  # else an earlier turn committed it with its own
+                with self._queue_lock:
+                    group, self._queued = self._queued, []
+                self._commit(group)  # raises what failed it
+        if mine.error is not None:
+            raise mine.error
+        return mine.added
+
+    def _commit(self, group: list[_Append]) -> None:
+        """Append every message of ``group`` in one transaction and tell each caller what came of it."""
         now = time.time()
-        with self._db.transaction() as conn:
-            added = sum(self._append_one(conn, m, now) for m in messages)
+        try:
+            with self._db.transaction() as conn:
+                added = [sum(self._append_one(conn, m, now) for m in queued.messages) for queued in group]
+        except BaseException as error:  # every caller of the group fails, each with its own exception
+            for queued in group:
+                queued.error, queued.done = LogUnavailable(str(error)), True
+                queued.error.__cause__ = error
+            raise
+        for queued, count in zip(group, added):
+            queued.added, queued.done = count, True
         with self._appended:
             self._appended.notify_all()
-        return added
 
     def _append_one(self, conn: sqlite3.Connection, message: Message, now: float) -> int:
         if message.dedupe_id is not None:

@@ -5,6 +5,10 @@ import multiprocessing.synchronize
 import os
 import signal
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,3 +99,83 @@ def test_dead_letters_roundtrip(tmp_path: Path) -> None:
     ]
     dead.remove([entries[0].id])
     assert [e.reason for e in SqliteDeadLetters(tmp_path / "dl.sqlite3").list()] == ["bad manifest"]
+
+
+def test_concurrent_appends_share_transactions_and_each_returns_once_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = SqliteLog(tmp_path / "events.sqlite3")
+    transactions: list[int] = []
+    real = log._db.transaction
+
+    @contextmanager
+    def slow() -> Iterator[sqlite3.Connection]:  # a slow disk: appends queue up behind a commit
+        with real() as conn:
+            yield conn
+            time.sleep(0.02)
+        transactions.append(1)
+
+    monkeypatch.setattr(log._db, "transaction", slow)
+    answers: list[int] = []
+    unseen: list[str] = []
+
+    def append(worker: int) -> None:
+        other = sqlite3.connect(log._db.path)  # what another process would see
+        for n in range(10):
+            value = f"{worker}-{n}".encode()
+            answers.append(log.append([Message(f"w{worker}", value, dedupe_id=f"{worker}-{n}")]))
+            if not other.execute("SELECT 1 FROM records WHERE value = ?", (value,)).fetchall():
+                unseen.append(value.decode())
+        other.close()
+
+    threads = [threading.Thread(target=append, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [1] * 80 and unseen == []  # each returned only once committed
+    assert sorted(r.value for r in log.read(0, 1000)) == sorted(f"{w}-{n}".encode() for w in range(8) for n in range(10))
+    assert len(transactions) < 40  # 80 one by one
+    assert log.append([Message("w0", b"again", dedupe_id="0-3")]) == 0  # still deduplicated
+
+
+def test_a_failed_group_commit_fails_every_append_in_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = SqliteLog(tmp_path / "events.sqlite3")
+    entered, release = threading.Event(), threading.Event()
+    real = log._db.transaction
+    calls = 0
+
+    @contextmanager
+    def failing_second() -> Iterator[sqlite3.Connection]:
+        nonlocal calls
+        calls += 1
+        with real() as conn:
+            yield conn
+            if calls == 1:
+                entered.set()
+                release.wait(5)  # the others queue behind this commit, then share the next
+            else:
+                raise LogUnavailable("disk full")
+
+    monkeypatch.setattr(log._db, "transaction", failing_second)
+    errors: list[BaseException | None] = []
+
+    def append(value: bytes) -> None:
+        try:
+            log.append([Message("k", value)])
+            errors.append(None)
+        except LogUnavailable as error:
+            errors.append(error)
+
+    first = threading.Thread(target=append, args=(b"first",))
+    first.start()
+    entered.wait(5)
+    others = [threading.Thread(target=append, args=(f"v{n}".encode(),)) for n in range(4)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.2)  # all four queued
+    release.set()
+    for thread in [first, *others]:
+        thread.join()
+    assert errors.count(None) == 1 and sum(isinstance(e, LogUnavailable) for e in errors) == 4
+    assert [r.value for r in log.read(0, 10)] == [b"first"]
