@@ -29,16 +29,16 @@ def renewed_searcher(ix: FileIndex, previous: Searcher) -> Searcher:
 
     ``previous`` must not be used afterwards: readers it no longer needs are closed.
     """
-    try:
-        toc = ix._read_toc()
-    except OSError:  # a commit replaced the table as it was read: Whoosh's own retries
-        previous.close()
-        return ix.searcher()
     old = {str(leaf.segment().segment_id()): leaf for leaf, _ in previous.reader().leaf_readers()
            if type(leaf) is SegmentReader}
-    readers = [_kept(old.pop(str(segment.segment_id()), None), segment, toc.generation)
-               or SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
-               for segment in toc.segments]
+    try:
+        toc = ix._read_toc()
+        readers = [_kept(old.pop(str(segment.segment_id()), None), segment, toc.generation)
+                   or SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+                   for segment in toc.segments]
+    except OSError:  # a commit replaced the table or a file as it was read: Whoosh's own retries
+        previous.close()
+        return ix.searcher()
     for unused in old.values():
         unused.close()
     return Searcher(_reader(readers, toc), fromindex=ix)

@@ -19,6 +19,7 @@ import indexer.index
 import indexer.merging
 import indexer.postings
 import indexer.prefixes
+import indexer.searchers
 import indexer.segment_cache
 import indexer.terms
 from indexer.documents import Document, Platform, RepositoryDocument, TagDocument
@@ -737,3 +738,26 @@ def test_a_renewed_searcher_keeps_the_readers_of_unchanged_segments_and_sees_the
         pass
     assert index.search(SearchRequest(q="alpine", limit=10)).total == 4
     assert not leaves().keys() & second.keys() and all(leaf.is_closed for leaf in second.values())
+
+
+def test_a_table_of_contents_gone_while_renewing_falls_back_to_a_whole_new_searcher(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index.apply(upserts(repo("apps/alpha")), {0: 1})
+    ix = index._ix["repository"]
+    previous = ix.searcher()
+    read_toc = type(ix)._read_toc
+    failures = [FileNotFoundError("replaced by a commit")]
+
+    def flaky(self: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return read_toc(self)
+
+    monkeypatch.setattr(type(ix), "_read_toc", flaky)
+    searcher = indexer.searchers.renewed_searcher(ix, previous)
+    assert previous.is_closed and not failures
+    assert [fields["id"] for fields in searcher.all_stored_fields() if fields["id"].startswith("repo:")] == [
+        repo("apps/alpha").doc_id
+    ]
+    searcher.close()
