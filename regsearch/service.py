@@ -11,7 +11,6 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 from types import FrameType
