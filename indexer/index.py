@@ -203,7 +203,8 @@ class _SharedSearcher:
     @cached_property
     def leaves(self) -> tuple[list[int], list[str]]:
         """The first document number of each segment this searcher reads, in order, and the segment's id."""
-        leaves = [(offset, str(leaf.segment().segment_id())) for leaf, offset in self.searcher.reader().leaf_readers()]
+        leaves = [(offset, str(leaf.segment().segment_id()))
+                  for leaf, offset in self.searcher.reader().leaf_readers() if leaf.segment() is not None]
         return [offset for offset, _ in leaves], [segment for _, segment in leaves]
 
     def cached(self, key: tuple[str | None, ...], compute: Callable[[], Any]) -> Any:
@@ -579,10 +580,10 @@ class SearchIndex:
             else:
                 renewed = _SharedSearcher(renewed.searcher, generation, now)
                 if entry is not None:
-                    kept = _segment_ids(renewed.searcher)
+                    kept = set(renewed.leaves[1])
                     renewed.per_segment.update(_carried(entry.per_segment, kept, 1))
                     renewed.documents.update(_carried(entry.documents, kept, 0))
-                    forget_segments(_segment_ids(entry.searcher) - kept)
+                    forget_segments(set(entry.leaves[1]) - kept)
             self._searchers[kind] = renewed
         return renewed
 
@@ -608,11 +609,6 @@ def _carried(values: dict[CarriedKey, Any], kept: set[str], at: int) -> dict[Car
     ``kept`` (one the next searcher still reads; see :meth:`_SharedSearcher.segment_value` and
     :meth:`_SharedSearcher.document`)."""
     return {key: value for key, value in values.items() if key[at] in kept}
-
-
-def _segment_ids(searcher: Any) -> set[str]:
-    """The ids of the segments ``searcher`` reads."""
-    return {str(leaf.segment().segment_id()) for leaf, _ in searcher.reader().leaf_readers() if leaf.segment() is not None}
 
 
 def text_query(q: str) -> Query | None:
