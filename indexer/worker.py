@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Protocol
 
-from indexer.documents import Document, TagDocument, repository_doc_id
+from indexer.documents import Document, TagDocument, repository_doc_id, tag_doc_id
 from indexer.fetch import fetch_tag_document, map_on
 from indexer.metadata import build_repository_document
 from indexer.popularity import KEEP_DAYS, day_of, first_day
@@ -244,6 +244,11 @@ class Worker:
                     changed = True
                 elif outcome is None and tag in tags:
                     gone.add(tag)
+                elif outcome is None:
+                    # Gone, and unknown to the state: an indexer that died between writing the
+                    # documents and the state may still have left this tag's document behind.
+                    changes.append((tag_doc_id(*key, tag), None))
+                    changed = True
             for tag in sorted(gone):
                 doc = tags.pop(tag)
                 deletes.append((key[0], key[1], tag))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from indexer.consumer import GROUP, IndexerConsumer
-from indexer.documents import document_from_json, repository_doc_id
+from indexer.documents import document_from_json, repository_doc_id, tag_doc_id
 from indexer.policies import BatchPolicy, RetryPolicy
 from indexer.registry import TransientError
 from indexer.state import IndexerState
@@ -110,3 +110,30 @@ def test_replayed_pulls_are_counted_once(tmp_path: Path, registry: FakeRegistry,
     p.member = p.events.consumer(GROUP)
     p.run_once()
     assert p.state.pulls(REG, "team/app") == 2
+
+
+class Died(BaseException):
+    """The indexer process ending at this point (kill -9): nothing after it runs."""
+
+
+def test_an_indexer_killed_before_its_state_leaves_no_document_behind(
+    tmp_path: Path, registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = Pipeline(tmp_path, registry)
+    digest = registry.tag_map["team/app"]["1.0"]
+    p.push(Event("e1", "push", REG, "team/app", tag="1.0", digest=digest))
+
+    def die(update: object) -> None:
+        raise Died
+
+    with monkeypatch.context() as patch:
+        patch.setattr(p.state, "apply", die)
+        with pytest.raises(Died):
+            p.run_once()
+    assert p.docs()[repository_doc_id(REG, "team/app")] is not None, "the documents were written"
+    del registry.tag_map["team/app"]["1.0"]
+    p.push(Event("e2", "delete", REG, "team/app", digest=digest))
+    p.member = p.events.consumer(GROUP)  # another member takes over from the last commit
+    while p.run_once():
+        pass
+    assert p.docs() == {tag_doc_id(REG, "team/app", "1.0"): None, repository_doc_id(REG, "team/app"): None}

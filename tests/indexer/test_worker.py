@@ -108,6 +108,16 @@ def test_a_push_and_the_delete_of_its_digest_in_one_batch_leave_the_tag_deleted(
         "pushed again after the delete: the push stands")
 
 
+def test_a_tag_gone_that_the_state_never_knew_is_still_tombstoned(registry: FakeRegistry) -> None:
+    """An indexer that died after writing a push's documents but before the state leaves them
+    behind; the replay finds the tag deleted since, and must remove what it cannot see."""
+    digest = registry.tag_map["team/app"].pop("1.0")
+    del registry.tag_map["team/app"]["latest"]
+    state = MemoryState()
+    result = run(make(registry, state), state, event("push", tag="1.0", digest=digest), event("delete", digest=digest))
+    assert result.changes == ((tag_doc_id(REG, "team/app", "1.0"), None), (repository_doc_id(REG, "team/app"), None))
+
+
 def test_repository_without_tags_leaves_the_search(registry: FakeRegistry) -> None:
     state = MemoryState()
     worker = make(registry, state)

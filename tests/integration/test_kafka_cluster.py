@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,16 @@ class Cluster:
     def all(self) -> list[ServiceProcess]:
         return [self.webhooks, *self.indexers, *self.replicas]
 
+    def diagnosis(self) -> str:
+        """What each process logged that was not routine client chatter, for a failure's message."""
+        chatter = re.compile(r" INFO kafka\.(net|conn|cluster|consumer\.fetcher|producer)")
+        return "\n".join(
+            f"--- {service.log_path.name}\n" + "\n".join(
+                line[:300] for line in service.log().splitlines() if not chatter.search(line)
+            )[-3000:]
+            for service in [*self.replicas, self.webhooks, *self.indexers]  # the indexers' last: nearest the end
+        )
+
 
 def tag_total(replica: ServiceProcess, q: str = "") -> int:
     return int(replica.get("/api/v1/search", q=q, kind="tag", limit=1).json()["total"])
@@ -61,7 +72,7 @@ def wait_everywhere(cluster: Cluster, check: Callable[[ServiceProcess], bool], t
     while pending and time.monotonic() < deadline:
         pending = [r for r in pending if not check(r)]
         time.sleep(0.2)
-    assert not pending, "replicas never agreed: " + "; ".join(r.log()[-2000:] for r in pending)
+    assert not pending, f"{len(pending)} replicas never agreed; the cluster's logs:\n{cluster.diagnosis()}"
 
 
 @pytest.fixture
