@@ -101,10 +101,11 @@ def _config_value(entry: object) -> str:
 
 
 def committed_offsets(settings: KafkaSettings, group: str, topic: str) -> dict[int, int]:
-    """Per partition of ``topic``, the offset ``group`` committed (none: absent)."""
+    """Per partition of ``topic``, the offset our ``group`` committed (none: absent)."""
+    group_id = settings.group(group)
     with admin_client(settings) as admin:
-        groups = retrying(lambda: admin.list_group_offsets({group: None}), settings.connect_timeout_s)
-    offsets = groups.get(group, {})
+        groups = retrying(lambda: admin.list_group_offsets({group_id: None}), settings.connect_timeout_s)
+    offsets = groups.get(group_id, {})
     return {
         tp.partition: meta.offset
         for tp, meta in offsets.items()

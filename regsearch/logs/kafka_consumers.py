@@ -102,7 +102,7 @@ class KafkaGroupConsumer(KafkaPoller):
     def __init__(self, settings: KafkaSettings, topic: str, group: str) -> None:
         consumer = plain_consumer(
             settings,
-            group_id=group,
+            group_id=settings.group(group),
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,

@@ -98,6 +98,11 @@ class KafkaSettings:
         """The full name of one of our topics (``events``, ``docs``, ``state``, ``deadletter``)."""
         return f"{self.topic_prefix}.{name}"
 
+    def group(self, name: str) -> str:
+        """The full id of one of our consumer groups, ``<topic_prefix>.<name>``: deployments that
+        share a cluster under different prefixes must not rebalance as one group."""
+        return f"{self.topic_prefix}.{name}"
+
     def client_options(self) -> dict[str, Any]:
         """The kafka-python keyword arguments every client of ours starts from."""
         options: dict[str, Any] = {

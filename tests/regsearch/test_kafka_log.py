@@ -164,6 +164,26 @@ def test_two_members_split_the_partitions_and_read_everything_once(
     assert events.committed("indexer") == {p: end for p, end in events.end_offsets().items() if end}
 
 
+def test_deployments_sharing_a_cluster_do_not_rebalance_each_other(
+    settings: KafkaSettings, start_member: MemberStarter, caplog: pytest.LogCaptureFixture
+) -> None:
+    ours = start_member("indexer")
+    wait_for(lambda: len(ours.owned) == 6, "our member owning every partition")
+    other = KafkaSettings(settings.bootstrap, topic_prefix=unique_prefix(), partitions=2)
+    ensure_topics(other)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="regsearch.logs.kafka_consumers"):
+        theirs = KafkaGroupConsumer(other, other.topic("events"), "indexer")
+        try:
+            wait_for(lambda: theirs.poll(10, 0.2) is not None and len(theirs.partitions()) == 2,
+                     "the other deployment's member owning its partitions")
+        finally:
+            theirs.close()
+    ours_revoked = [r.getMessage() for r in caplog.records if "revoked: " + settings.topic("events") in r.getMessage()]
+    assert ours_revoked == [], "our member gave its partitions up"
+    assert len(ours.owned) == 6
+
+
 def run_member(bootstrap: str, prefix: str, group: str) -> None:
     """A member in a child process: reads without committing, says what it read, waits to be killed."""
     logging.basicConfig(level=logging.INFO, format="child %(asctime)s %(name)s %(message)s")
