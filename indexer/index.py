@@ -57,6 +57,7 @@ from indexer.documents import Document, RepositoryDocument, TagDocument, documen
 from indexer.merging import bounded_merge, compact_merge, compaction
 from indexer.prefixes import SegmentPrefix
 from indexer.ranking import TreeOr, ranked_matches
+from indexer.segment_scoring import Bm25, Scorers
 from indexer.searchers import renewed_searcher
 from indexer.segment_cache import forget_segments
 from indexer.terms import cache_term_lookups
@@ -179,6 +180,7 @@ class _SharedSearcher:
     per_segment: dict[tuple[str, ...], Any] = field(default_factory=dict)
     documents: dict[tuple[str, int], Document] = field(default_factory=dict)
     columns: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    scorers: dict[tuple[str, bytes], Bm25] = field(default_factory=dict)
 
     def document(self, docnum: int) -> Document:
         """The document stored as ``docnum``, decoded once per segment.
@@ -370,7 +372,7 @@ class SearchIndex:
                 return _page(entry, best, request, total)
             total, best = ranked_matches(entry.searcher, _ranked(text, exact_name), allowed,
                                          request.offset + request.limit, entry.segment_value,
-                                         _prefix_bonus(entry, exact_name))
+                                         _prefix_bonus(entry, exact_name), Scorers(entry.searcher, entry.scorers))
             return _page(entry, best, request, total)
 
     def highlights(self, request: SearchRequest, documents: Sequence[Document]) -> list[dict[str, list[str]]]:

@@ -85,7 +85,7 @@ def whole_postings(segment_id: str, leaf: Any) -> tuple[Sequence[int], Sequence[
     postings file (:mod:`indexer.segment_cache`); deleted documents are in
     it, as in Whoosh's blocks, for the caller to drop.
     """
-    found = _cache.get((segment_id, "postings", leaf._startoffset), lambda: _decode(leaf))
+    found = decoded_postings(segment_id, leaf._postfile, leaf._startoffset, leaf._length, leaf.format, leaf._term)
     if not leaf.is_active():
         start = len(found.ids)
     elif leaf._i == 0 and leaf._nextoffset == found.first_block_end:
@@ -96,9 +96,17 @@ def whole_postings(segment_id: str, leaf: Any) -> tuple[Sequence[int], Sequence[
     return found.ids[start:], found.weights[start:]
 
 
-def _decode(leaf: Any) -> Postings:
-    """Every posting of ``leaf``'s list, read by a matcher of its own from the first block."""
-    reader = W3LeafMatcher(leaf._postfile, leaf._startoffset, leaf._length, leaf.format, term=leaf._term)
+def decoded_postings(
+    segment_id: str, postfile: Any, offset: int, length: Any, format_: Any, term: tuple[str, bytes]
+) -> Postings:
+    """The whole posting list at ``offset`` in the segment's postings file, decoded once and kept
+    by that place (:mod:`indexer.segment_cache`)."""
+    return _cache.get((segment_id, "postings", offset), lambda: _decode(postfile, offset, length, format_, term))
+
+
+def _decode(postfile: Any, offset: int, length: Any, format_: Any, term: tuple[str, bytes]) -> Postings:
+    """Every posting of the list, read by a matcher of its own from the first block."""
+    reader = W3LeafMatcher(postfile, offset, length, format_, term=term)
     found = Postings(array("I"), array("d"), reader._nextoffset)
     while reader.is_active():
         ids, weights = block(reader)

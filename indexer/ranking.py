@@ -4,8 +4,10 @@ Whoosh scores one document per call through the whole matcher tree, a few
 microseconds each, and its top-N collector drops matches that cannot reach
 the page from the count it reports. :func:`ranked_matches` counts every
 match and returns the best N with exactly Whoosh's scores and order,
-walking each segment's matcher tree once with :class:`BlockScoring`
-(``bench/query_profile.txt`` has the profile this answers).
+scoring each segment once: from its posting lists where the query compiles
+(:mod:`indexer.segment_scoring`), else by walking Whoosh's matcher tree
+with :class:`BlockScoring` (``bench/query_profile.txt`` has the profile
+this answers).
 """
 
 from __future__ import annotations
@@ -33,15 +35,11 @@ from whoosh.util.numeric import byte_to_length
 from indexer.docsets import DocumentSet
 from indexer.limits import check_deadline
 from indexer.postings import block, posting_bytes, remaining_ids, whole_postings
+from indexer.segment_scoring import Scorers, among, compile_query, kept, maybe, union
 
 # Popularity's share of the score: log(1 + pulls) times this. A BM25F score here is 5-30, so
 # 1,000 pulls (log ~6.9) weigh like a few more matching words; the ranking tiers (1,000+) stay apart.
 POPULARITY_WEIGHT = 1.0
-# A leaf is read by skipping to each candidate when it has this many posting bytes per candidate.
-# A skip costs ~15 us (Whoosh steps through the block in Python), a decoded posting ~1 us at
-# ~3 bytes: below ~50 bytes per candidate whole blocks are cheaper, so an architecture filter
-# (a third to a half of every segment) never skips, while an intersection's narrow side does.
-_SKIP_RATIO = 128
 
 Cache = Callable[[tuple[str, ...], Callable[[], Any]], Any]
 """``cache(key, compute)``: ``compute()``'s value for ``key``, computed once per searcher."""
@@ -49,24 +47,32 @@ Cache = Callable[[tuple[str, ...], Callable[[], Any]], Any]
 
 def ranked_matches(
     searcher: Any, query: Query, allowed: DocumentSet | None, wanted: int, cached: Cache,
-    bonus: Mapping[int, float] | None = None,
+    bonus: Mapping[int, float] | None = None, scorers: Scorers | None = None,
 ) -> tuple[int, list[int]]:
     """How many documents match ``query`` (those in ``allowed`` when given), and the best ``wanted``.
 
     Best is Whoosh's order: highest score first, then lowest document number;
-    the scores are Whoosh's own, to the last bit (see :class:`BlockScoring`),
+    the scores are Whoosh's own, to the last bit (computed from the posting
+    lists by :mod:`indexer.segment_scoring`, or for the queries it does not
+    compile from Whoosh's matchers by :class:`BlockScoring`),
     plus ``bonus`` (index document number -> score) for the matches it names.
     Every match is counted, where ``searcher.search(..., limit=n)`` would
     prune matches that cannot reach the top ``n`` from its count.
     """
     context = searcher.context()
+    scorers = scorers or Scorers(searcher)
     total, best = 0, []
     for leaf, offset in searcher.leaf_searchers():
         check_deadline()
         within = None if allowed is None else allowed.segment(offset, leaf.reader().doc_count_all())
         segment = leaf.reader().segment()
         segment_id = None if segment is None else str(segment.segment_id())
-        scores = BlockScoring(_lengths_of(cached, leaf), segment_id).scores(query.matcher(leaf, context), within)
+        lengths = _lengths_of(cached, leaf)
+        compiled = None if segment_id is None else compile_query(query, leaf, segment_id, lengths, scorers)
+        if compiled is not None:
+            scores = compiled.scores(within)
+        else:
+            scores = BlockScoring(lengths, segment_id).scores(query.matcher(leaf, context), within)
         for docnum, extra in (bonus or {}).items():
             if docnum - offset in scores:
                 scores[docnum - offset] += extra
@@ -161,7 +167,7 @@ class BlockScoring:
         narrower side matched, so "gosop slim" does not score every "slim")."""
         kind = type(matcher)
         if kind is UnionMatcher:
-            return _union(self.scores(matcher.a, within), self.scores(matcher.b, within))
+            return union(self.scores(matcher.a, within), self.scores(matcher.b, within))
         if kind is IntersectionMatcher:
             narrow_first = _size(matcher.a) <= _size(matcher.b)
             first, second = (matcher.a, matcher.b) if narrow_first else (matcher.b, matcher.a)
@@ -171,34 +177,16 @@ class BlockScoring:
             return {docnum: a[docnum] + b[docnum] for docnum in a.keys() & b.keys()}
         if kind is AndMaybeMatcher:
             required = self.scores(matcher.a, within)
-            return _maybe(required, self.scores(matcher.b, required.keys()) if required else {})
+            return maybe(required, self.scores(matcher.b, required.keys()) if required else {})
         if kind is WrappingMatcher or kind is FilterMatcher:
             return self._wrapped(matcher, within)
         if kind is W3LeafMatcher and type(matcher.scorer) is BM25FScorer:
-            if within is not None and len(within) * _SKIP_RATIO < posting_bytes(matcher):
-                return self._skipping(matcher, within)
             return self._postings(matcher, within)
         if kind is ArrayUnionMatcher:
             return _only(self._array_union(matcher), within)
         if kind is ListMatcher and matcher._scorer is None and matcher._all_weights:
             return _only(dict.fromkeys(matcher._ids[matcher._i :], float(matcher._all_weights)), within)
         return _only(_one_by_one(matcher), within)
-
-    def _skipping(self, leaf: Any, within: Collection[int]) -> dict[int, float]:
-        """The scores of ``leaf``'s postings at the documents ``within``, skipping to each (Whoosh
-        skips whole blocks by their last id): the same floats :meth:`_postings` computes."""
-        lengths, bm25 = self._lengths(leaf.term()[0]), leaf.scorer._score
-        scores: dict[int, float] = {}
-        for docnum in sorted(within):
-            if not leaf.is_active():
-                break
-            if leaf.id() < docnum:
-                leaf.skip_to(docnum)
-                if not leaf.is_active():
-                    break
-            if leaf.id() == docnum:
-                scores[docnum] = bm25(leaf.weight(), byte_to_length(lengths[docnum]))
-        return scores
 
     def _array_union(self, matcher: Any) -> dict[int, float]:
         """Whoosh's many-clause union (a prefix's expansions in a segment under 5,000 documents):
@@ -228,25 +216,27 @@ class BlockScoring:
         lengths, bm25 = self._lengths(leaf.term()[0]), leaf.scorer._score
         known: dict[tuple[float, int], float] = {}  # few distinct (weight, length) pairs: score each once
         scores: dict[int, float] = {}
-        for ids, weights in self._blocks(leaf):
+        for ids, weights in self._blocks(leaf, within):
             check_deadline()
-            if within is not None:
-                kept = [(docnum, weight) for docnum, weight in zip(ids, weights) if docnum in within]
-                ids, weights = [docnum for docnum, _ in kept], [weight for _, weight in kept]
             pairs = list(zip(weights, map(lengths.__getitem__, ids)))
             for weight, length in set(pairs).difference(known):
                 known[weight, length] = bm25(weight, byte_to_length(length))
             scores.update(zip(ids, map(known.__getitem__, pairs)))
         return scores
 
-    def _blocks(self, leaf: Any) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
-        """``leaf``'s postings left, as (document numbers, weights): the whole list decoded once per
-        segment (:func:`indexer.postings.whole_postings`) when the segment is known, else block by block."""
+    def _blocks(
+        self, leaf: Any, within: Collection[int] | None = None
+    ) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
+        """``leaf``'s postings left (those ``within``, when given), as (document numbers, weights): the
+        whole list decoded once per segment (:func:`indexer.postings.whole_postings`) when the segment
+        is known, else block by block."""
         if self._segment_id is not None:
-            yield whole_postings(self._segment_id, leaf)
+            ids, weights = whole_postings(self._segment_id, leaf)
+            yield (ids, weights) if within is None else among(ids, weights, within)
             return
         while leaf.is_active():
-            yield block(leaf)
+            ids, weights = block(leaf)
+            yield (ids, weights) if within is None else kept(ids, weights, within.__contains__)
             leaf._next_block()
 
 
@@ -273,20 +263,6 @@ def _size(matcher: Any) -> float:
     if kind is WrappingMatcher or kind is FilterMatcher:
         return _size(matcher.child)
     return math.inf
-
-
-def _union(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
-    merged = a | b
-    for docnum in a.keys() & b.keys():
-        merged[docnum] = a[docnum] + b[docnum]
-    return merged
-
-
-def _maybe(a: dict[int, float], b: dict[int, float]) -> dict[int, float]:
-    combined = dict(a)
-    for docnum in a.keys() & b.keys():
-        combined[docnum] = a[docnum] + b[docnum]
-    return combined
 
 
 def _one_by_one(matcher: Any) -> dict[int, float]:

@@ -5,19 +5,24 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
-from whoosh.query import AndMaybe, ConstantScoreQuery, Or, Prefix, Query, Term
+from whoosh.query import And, AndMaybe, ConstantScoreQuery, Or, Prefix, Query, Term
 
 import indexer.index
 import indexer.ranking
+import indexer.segment_scoring
 from indexer.documents import Document, Platform, RepositoryDocument
-from indexer.index import SearchIndex, SearchRequest
+from indexer.index import SearchIndex, SearchRequest, text_query
 from indexer.prefixes import SegmentPrefix
+from indexer.ranking import TreeOr
+from indexer.segment_scoring import Scorers, compile_query
 
 REGISTRY = "registry.example:5000"
 WORDS = ("library", "client", "server", "python", "tools", "data", "image", "parser", "common", "files")
@@ -176,27 +181,82 @@ def test_segment_prefix_estimates_its_size_as_whoosh_prefix(segmented: tuple[Sea
 
 
 @pytest.mark.parametrize("q", ["library client", "python-tools", "library/data", "files data", "pars* common"])
-def test_intersections_skipping_to_the_narrow_sides_documents_score_the_same(
+def test_intersections_looking_up_the_narrow_sides_documents_score_the_same(
     segmented: tuple[SearchIndex, Path], q: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Force the wide side of every intersection to be read by skip_to: the scores must not change.
-    monkeypatch.setattr(indexer.ranking, "_SKIP_RATIO", 0)
+    # Force the wide side of every intersection to be read by bisection: the scores must not change.
+    monkeypatch.setattr(indexer.segment_scoring, "BISECT_RATIO", 0)
     index, path = segmented
     index._generation += 1  # a fresh searcher: no matcher state from earlier tests
     total, best = whoosh_ranking(path, q)
     assert page(index, q, limit=40) == (total, best[:40])
 
 
-@pytest.mark.parametrize("skip_ratio", [0, 10**9], ids=["skipping to each allowed document", "reading whole blocks"])
+@pytest.mark.parametrize("bisect_ratio", [0, 10**9], ids=["looking up each allowed document", "a pass over the list"])
 @pytest.mark.parametrize("q", [COMMON, "library client", "python-tools", "se* data", "files"])
 def test_filters_drop_documents_at_the_leaves_and_score_the_same(
-    segmented: tuple[SearchIndex, Path], q: str, skip_ratio: int, monkeypatch: pytest.MonkeyPatch
+    segmented: tuple[SearchIndex, Path], q: str, bisect_ratio: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An architecture filter reaches the leaves as each segment's allowed documents, read either
-    # way a leaf can be read: the page and the total stay Whoosh's.
-    monkeypatch.setattr(indexer.ranking, "_SKIP_RATIO", skip_ratio)
+    # way a decoded list can be read: the page and the total stay Whoosh's.
+    monkeypatch.setattr(indexer.segment_scoring, "BISECT_RATIO", bisect_ratio)
     index, path = segmented
     index._generation += 1  # a fresh searcher: no matcher state from earlier tests
     total, best = whoosh_ranking(path, q, arch="arm64")
     assert 0 < total < whoosh_ranking(path, q)[0]
     assert page(index, q, limit=40, arch="arm64") == (total, best[:40])
+
+
+def whoosh_scores(query: Query, leaf: Any, searcher: Any) -> dict[int, float]:
+    """Whoosh's own score of each match of ``query`` in one segment, one ``score()`` at a time."""
+    matcher = query.matcher(leaf, searcher.context())
+    scores = {}
+    while matcher.is_active():
+        scores[matcher.id()] = matcher.score()
+        matcher.next()
+    return scores
+
+
+COMPILED = {
+    "word": Term("text", "librari"),
+    "boosted word": Term("text", "librari", boost=2.5),
+    "absent word": Term("text", "zzz"),
+    "words in one field": And([Term("name", "python"), Term("name", "tools"), Term("name", "zzz")]),
+    "fields": TreeOr([Term("name", "data"), Term("text", "data"), Term("text", "pars")], boost=0.5),
+    "ranked name": indexer.index._ranked(text_query("library-client"), "library-client"),
+    "ranked words": indexer.index._ranked(text_query("data common files"), ""),
+}
+
+
+@pytest.mark.parametrize("name", COMPILED)
+def test_compiled_queries_score_each_match_as_whoosh_does(segmented: tuple[SearchIndex, Path], name: str) -> None:
+    # Straight from the posting lists (indexer.segment_scoring), to the last bit, deleted documents
+    # left out; and the plain text queries all take that path.
+    _, path = segmented
+    ix = whoosh_index.open_dir(str(path / "repositories"))
+    try:
+        with ix.searcher() as searcher:
+            leaves = searcher.leaf_searchers()
+            assert any(leaf.reader().has_deletions() for leaf, _ in leaves)
+            for leaf, _ in leaves:
+                reader = leaf.reader()
+                lengths = partial(indexer.ranking._length_bytes, reader)
+                node = compile_query(COMPILED[name], leaf, str(reader.segment().segment_id()), lengths, Scorers(searcher))
+                assert node is not None
+                assert node.scores(None) == whoosh_scores(COMPILED[name], leaf, searcher)
+    finally:
+        ix.close()
+
+
+def test_queries_it_does_not_compile_are_left_to_whoosh(segmented: tuple[SearchIndex, Path]) -> None:
+    _, path = segmented
+    ix = whoosh_index.open_dir(str(path / "repositories"))
+    try:
+        with ix.searcher() as searcher:
+            leaf, _ = searcher.leaf_searchers()[0]
+            segment = str(leaf.reader().segment().segment_id())
+            lengths = partial(indexer.ranking._length_bytes, leaf.reader())
+            for query in (text_query("lib*"), Or([Term("text", "data"), Term("text", "librari"), Term("name", "tools")])):
+                assert compile_query(query, leaf, segment, lengths, Scorers(searcher)) is None
+    finally:
+        ix.close()
