@@ -16,10 +16,11 @@ scores as the Whoosh matcher it stands for does, and compound queries are
 paired into the same trees (Whoosh's own ``make_weighted_tree``, with the
 same size estimates, and the same tie-breaking: matchers compare equal when
 of one class, so each node carries the class its matcher would have). Only
-what plain text search builds is compiled: terms, ``And``, ``TreeOr``,
-``AndMaybe`` and ``ConstantScoreQuery``; for anything else (a prefix, the
-query language's other operators) :func:`compile_query` returns None and the
-caller builds Whoosh's matchers.
+what plain text search builds is compiled: terms, prefixes
+(``SegmentPrefix``), ``And``, ``TreeOr``, ``AndMaybe`` and
+``ConstantScoreQuery``; for anything else (the query language's other
+operators) :func:`compile_query` returns None and the caller builds
+Whoosh's matchers.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ from whoosh import matching
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import ListMatcher, NullMatcherClass
 from whoosh.query import And, AndMaybe, ConstantScoreQuery, Or, Query, Term
+from whoosh.reading import SegmentReader
 from whoosh.scoring import BM25F
 from whoosh.util import make_weighted_tree
 from whoosh.util.numeric import byte_to_length
 
 from indexer.limits import check_deadline
 from indexer.postings import decoded_postings
+from indexer.prefixes import SegmentPrefix, segment_expansion
 from indexer.terms import CachedTerms
 
 Scores = dict[int, float]
@@ -197,6 +200,19 @@ class _Constant(Node):
         return dict.fromkeys(self.child.scores(within), self.score)
 
 
+class _Listed(Node):
+    """Documents that each score the same (a prefix's expansion as one list: a ListMatcher)."""
+
+    matcher_class = ListMatcher
+
+    def __init__(self, ids: Sequence[int], score: float) -> None:
+        self.ids, self.score = ids, score
+        self.size = float(len(ids))
+
+    def scores(self, within: Collection[int] | None) -> Scores:
+        return dict.fromkeys(self.ids if within is None else (d for d in self.ids if d in within), self.score)
+
+
 class _Segment:
     """What compiling needs of one segment: its reader, deletions, field lengths, decoded lists."""
 
@@ -257,6 +273,8 @@ def _compile(query: Query, segment: _Segment) -> tuple[Node, int]:
     if kind is And:
         nodes = [_compile(sub, segment) for sub in query.subqueries]
         return _compound(query, nodes, _Intersection, -1), min(estimate for _, estimate in nodes)
+    if kind is SegmentPrefix:
+        return _prefix(query, segment)
     if _is_union_tree(query) and not query.scale:
         nodes = [_compile(sub, segment) for sub in query.subqueries]
         return _compound(query, nodes, _Union, 1), min(sum(estimate for _, estimate in nodes), segment.doc_count)
@@ -277,6 +295,27 @@ def _compound(query: Any, nodes: list[tuple[Node, int]], pair: type[Node], sign:
         return nodes[0][0]
     tree: Node = make_weighted_tree(pair, [(0 - estimate if sign < 0 else estimate, node) for node, estimate in nodes])
     return _Boosted(tree, query.boost) if query.boost != 1.0 else tree
+
+
+def _prefix(query: SegmentPrefix, segment: _Segment) -> tuple[Node, int]:
+    """``SegmentPrefix.matcher`` in a segment: three or more expanded terms are one list scoring 1
+    each; fewer are Whoosh's ``Prefix``: no term matches nothing, one is that term, two their union
+    (scored, since Whoosh's searcher falls back to its own weighting when the prefix asks for none)."""
+    reader = segment.reader
+    if type(reader) is not SegmentReader or not query.text or not query.constantscore:
+        raise _NotCompiled
+    expansion = segment_expansion(reader, query.fieldname, query.text)
+    terms = [Term(query.fieldname, word) for word in expansion.terms if word]
+    if len(expansion.terms) >= 3:
+        deleted = segment.deleted
+        live = [docnum for docnum in expansion.ids if docnum not in deleted] if deleted else expansion.ids.tolist()
+        return (_Listed(live, 1.0) if live else NULL), expansion.frequency
+    if not terms:
+        return NULL, expansion.frequency
+    if len(terms) == 1:
+        return _term(terms[0], segment)[0], expansion.frequency
+    union = Or(terms, boost=query.boost)
+    return _compound(union, [_term(term, segment) for term in terms], _Union, 1), expansion.frequency
 
 
 def _term(query: Term, segment: _Segment) -> tuple[Node, int]:
