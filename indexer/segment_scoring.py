@@ -26,7 +26,7 @@ Whoosh's matchers.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from whoosh import matching
@@ -114,11 +114,11 @@ class _Leaf(Node):
             ids, weights, _ = info.inlined_postings()
         else:
             ids, weights = self._segment.decoded(self._fieldname, self._tbytes, info)
+        if within is not None:  # first: a few candidates are looked up, not the whole list passed
+            ids, weights = among(ids, weights, within)
         deleted = self._segment.deleted
         if deleted:
             ids, weights = kept(ids, weights, lambda docnum: docnum not in deleted)
-        if within is not None:
-            ids, weights = among(ids, weights, within)
         return ids, weights
 
     def scores(self, within: Collection[int] | None) -> Scores:
@@ -201,16 +201,19 @@ class _Constant(Node):
 
 
 class _Listed(Node):
-    """Documents that each score the same (a prefix's expansion as one list: a ListMatcher)."""
+    """Documents that each score the same, deleted ones left out when scored (a prefix's expansion
+    as one list: a ListMatcher)."""
 
     matcher_class = ListMatcher
 
-    def __init__(self, ids: Sequence[int], score: float) -> None:
-        self.ids, self.score = ids, score
+    def __init__(self, ids: Sequence[int], deleted: Collection[int], score: float) -> None:
+        self.ids, self.deleted, self.score = ids, deleted, score
         self.size = float(len(ids))
 
     def scores(self, within: Collection[int] | None) -> Scores:
-        return dict.fromkeys(self.ids if within is None else (d for d in self.ids if d in within), self.score)
+        ids: Iterable[int] = self.ids if within is None else (d for d in self.ids if d in within)
+        deleted = self.deleted
+        return dict.fromkeys((d for d in ids if d not in deleted) if deleted else ids, self.score)
 
 
 class _Segment:
@@ -308,8 +311,8 @@ def _prefix(query: SegmentPrefix, segment: _Segment) -> tuple[Node, int]:
     terms = [Term(query.fieldname, word) for word in expansion.terms if word]
     if len(expansion.terms) >= 3:
         deleted = segment.deleted
-        live = [docnum for docnum in expansion.ids if docnum not in deleted] if deleted else expansion.ids.tolist()
-        return (_Listed(live, 1.0) if live else NULL), expansion.frequency
+        live = any(docnum not in deleted for docnum in expansion.ids)  # Whoosh: no live document, no list
+        return (_Listed(expansion.ids, deleted, 1.0) if live else NULL), expansion.frequency
     if not terms:
         return NULL, expansion.frequency
     if len(terms) == 1:

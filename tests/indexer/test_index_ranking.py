@@ -294,7 +294,7 @@ def node_shape(node: Any) -> tuple[Any, ...]:
     if hasattr(node, "boost"):
         return (name, node.boost, node_shape(node.child))
     if hasattr(node, "ids"):
-        return (name, tuple(node.ids))
+        return (name, tuple(sorted(node.scores(None))))
     if hasattr(node, "score"):
         return (name, tuple(sorted(node.child.scores(None))))
     if hasattr(node, "_fieldname"):
