@@ -52,11 +52,14 @@ class DeadEvent:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Document changes in order, the state update, and poison events."""
+    """Document changes in order, the state update, and poison events; ``pulls_only`` names, by
+    document id, the repository documents among the changes that change by their pull counts
+    alone (the consumer may write those a little later, see ``indexer.consumer``)."""
 
     changes: tuple[Change, ...]
     state: StateUpdate
     dead: tuple[DeadEvent, ...]
+    pulls_only: Mapping[str, RepoKey] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class RepositoryPlan:
     pulls: int = 0
     pull_days: Counter[str] = field(default_factory=Counter)
     tag_pulls: Counter[str] = field(default_factory=Counter)
+    rewrite: bool = False  # pulls counted before a crash whose document may not have been written
 
 
 Unchanged = object()
@@ -136,17 +140,25 @@ class Worker:
         self._executor = executor
         self._now = now
 
-    def process(self, events: Sequence[Event], pulls_through: Mapping[RepoKey, int] | None = None) -> BatchResult:
+    def process(
+        self, events: Sequence[Event], pulls_through: Mapping[RepoKey, int] | None = None,
+        recounted: Iterable[RepoKey] = (),
+    ) -> BatchResult:
         """Ask the registry about everything ``events`` mention.
 
         ``pulls_through`` says, per repository, the event-log offset the
         batch's pulls are counted through (see ``IndexerState.apply``).
+        ``recounted`` are repositories whose pulls in the batch were counted
+        before (a replay): their documents are written again from the state.
 
         Raises ``TransientError``/``Unauthorized`` from the registry untouched:
         nothing of the batch may be committed then.
         """
         foreign = [e for e in events if e.registry not in self._sources]
         plans = plan_batch((e for e in events if e.registry in self._sources), self._now())
+        for key in recounted:
+            if key[0] in self._sources:
+                plans.setdefault(key, RepositoryPlan()).rewrite = True
         known = {key: self._state.tags(*key) for key in plans}
         listed = self._list_tags({k: p for k, p in plans.items() if p.full_sync})
         work = [
@@ -160,7 +172,7 @@ class Worker:
             outcomes[key][tag] = outcome
         result = self._assemble(plans, known, listed, outcomes, pulls_through or {})
         dead = tuple(DeadEvent(e, f"unknown registry {e.registry!r}") for e in foreign)
-        return BatchResult(result.changes, result.state, result.dead + dead)
+        return replace(result, dead=result.dead + dead)
 
     def _list_tags(self, plans: dict[RepoKey, RepositoryPlan]) -> dict[RepoKey, list[str]]:
         def list_one(key: RepoKey) -> list[str]:
@@ -230,6 +242,7 @@ class Worker:
         deletes: list[tuple[str, str, str]] = []
         dead: list[DeadEvent] = []
         pulls: Counter[RepoKey] = Counter()
+        pulls_only: dict[str, RepoKey] = {}
         for key, plan in plans.items():
             tags = dict(known[key])
             changed = False
@@ -261,8 +274,11 @@ class Worker:
                     changes.append((doc.doc_id, doc))
             if plan.pulls:
                 pulls[key] += plan.pulls
-            if changed or plan.pulls:
-                changes.append(self._repository_change(key, tags, plan))
+            if changed or plan.pulls or plan.rewrite:
+                change = self._repository_change(key, tags, plan)
+                changes.append(change)
+                if not changed:
+                    pulls_only[change[0]] = key
         through = {key: pulls_through.get(key, 0) for key in pulls}
         update = StateUpdate(
             tuple(upserts), tuple(deletes), dict(pulls), through,
@@ -270,7 +286,7 @@ class Worker:
             tag_pulls={key: dict(plans[key].tag_pulls) for key in pulls},
             keep_from=first_day(self._today(), KEEP_DAYS),
         )
-        return BatchResult(tuple(changes), update, tuple(dead))
+        return BatchResult(tuple(changes), update, tuple(dead), pulls_only)
 
     def _repository_change(self, key: RepoKey, tags: dict[str, TagDocument], plan: RepositoryPlan) -> Change:
         doc_id = repository_doc_id(*key)

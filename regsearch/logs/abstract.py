@@ -72,6 +72,10 @@ class Consumer(ABC):
     def commit(self, positions: Positions) -> None:
         """Durably record the group's progress (group consumers only)."""
 
+    def partitions(self) -> set[int] | None:
+        """The partitions the group gave this member (None: it reads them all)."""
+        return None
+
     def close(self) -> None:
         """Leave the group and release connections."""
 
