@@ -112,7 +112,7 @@ class IndexerConsumer:
                 except RETRYABLE as exc:
                     log.warning("held pull counts not written at stop (%s); the next start writes them", exc)
         finally:
-            self._held.clear()
+            self._held.clear()  # a later run must not write these over what a replay wrote since
             self._read.clear()
             consumer.close()
 
@@ -123,7 +123,11 @@ class IndexerConsumer:
         try:
             while any(self.events.committed(GROUP).get(p, 0) < end for p, end in until.items()):
                 progress(self.process_batch(consumer, stop))
+            if self._held:  # appended after ``until``: a one-shot run writes them before it ends
+                self._retry_call(stop, "writing", lambda: self._write(consumer, None, [], {}, flush_all=True))
         finally:
+            self._held.clear()  # a later run must not write these over what a replay wrote since
+            self._read.clear()
             consumer.close()
 
     def process_batch(self, consumer: Consumer, stop: threading.Event) -> int:

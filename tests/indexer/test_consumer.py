@@ -252,3 +252,11 @@ def test_a_member_that_lost_the_partition_drops_what_it_held(tmp_path: Path, reg
     p.now = 10 * PULL_DOCUMENT_DELAY_S
     assert p.run_once() == 0
     assert p.writes() == writes, "the partition's next owner writes it, from a newer state"
+
+
+def test_a_one_shot_drain_ends_with_the_pull_counts_written(tmp_path: Path, registry: FakeRegistry) -> None:
+    p = Pipeline(tmp_path, registry)
+    p.push(Event("e1", "push", REG, "team/app", tag="1.0"), pull(1), pull(2))
+    p.consumer.drain(p.events.end_offsets())
+    assert p.pulls_indexed() == 2
+    assert p.events.committed(GROUP) == p.events.end_offsets()
