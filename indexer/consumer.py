@@ -171,9 +171,10 @@ class IndexerConsumer:
         then commit up to the first event a document still held carries. Safe to call again
         after a failure (appends are idempotent, the state counts pulls once)."""
         now = self._clock()
+        changes, pulls_only = (result.changes, result.pulls_only) if result else ((), {})
         written: list[Change] = []
-        for change in result.changes if result else ():
-            key = result.pulls_only.get(change[0]) if result else None
+        for change in changes:
+            key = pulls_only.get(change[0])
             if key is None:
                 self._held.pop(change[0], None)  # a later document carries every count the held one does
                 written.append(change)

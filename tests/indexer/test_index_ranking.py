@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,18 +52,25 @@ def corpus(count: int, seed: int) -> list[RepositoryDocument]:
     return documents
 
 
+@contextmanager
+def repository_searcher(path: Path) -> Iterator[Any]:
+    """A Whoosh searcher of the repository index at ``path``, as Whoosh opens it."""
+    ix = whoosh_index.open_dir(str(path / "repositories"))
+    try:
+        with ix.searcher() as searcher:
+            yield searcher
+    finally:
+        ix.close()
+
+
 def whoosh_ranking(index_dir: Path, q: str, arch: str | None = None) -> tuple[int, list[str]]:
     """Whoosh's answer, scoring every match (no limit): the total, and all names best first."""
     text = indexer.index.text_query(q)
     assert text is not None
-    ix = whoosh_index.open_dir(str(index_dir / "repositories"))
-    try:
-        with ix.searcher() as searcher:
-            allowed = None if arch is None else {hit.docnum for hit in searcher.search(Term("arch", arch), limit=None)}
-            hits = searcher.search(reference_query(text, q), limit=None, filter=allowed)
-            return len(hits), [json.loads(hit["document"])["name"] for hit in hits]
-    finally:
-        ix.close()
+    with repository_searcher(index_dir) as searcher:
+        allowed = None if arch is None else {hit.docnum for hit in searcher.search(Term("arch", arch), limit=None)}
+        hits = searcher.search(reference_query(text, q), limit=None, filter=allowed)
+        return len(hits), [json.loads(hit["document"])["name"] for hit in hits]
 
 
 def reference_query(text: Query, q: str) -> Query:
@@ -154,12 +162,8 @@ def test_any_query_equals_full_scoring(segmented: tuple[SearchIndex, Path], word
 
 def prefix_scores(index_dir: Path, query: Query) -> dict[str, float]:
     """Whoosh's full search for ``query``: each matching repository's name and score."""
-    ix = whoosh_index.open_dir(str(index_dir / "repositories"))
-    try:
-        with ix.searcher() as searcher:
-            return {json.loads(hit["document"])["name"]: hit.score for hit in searcher.search(query, limit=None)}
-    finally:
-        ix.close()
+    with repository_searcher(index_dir) as searcher:
+        return {json.loads(hit["document"])["name"]: hit.score for hit in searcher.search(query, limit=None)}
 
 
 @pytest.mark.parametrize("field", ["name", "text"])
@@ -236,38 +240,31 @@ COMPILED = {
 }
 
 
+def compiled(query: Query, leaf: Any, searcher: Any) -> Any:
+    """``query`` compiled for the segment of ``leaf`` (one of ``searcher``'s leaf searchers)."""
+    reader = leaf.reader()
+    lengths = partial(indexer.ranking._length_bytes, reader)
+    return compile_query(query, leaf, str(reader.segment().segment_id()), lengths, Scorers(searcher))
+
+
 @pytest.mark.parametrize("name", COMPILED)
 def test_compiled_queries_score_each_match_as_whoosh_does(segmented: tuple[SearchIndex, Path], name: str) -> None:
     # Straight from the posting lists (indexer.segment_scoring), to the last bit, deleted documents
     # left out; and the plain text queries all take that path.
-    _, path = segmented
-    ix = whoosh_index.open_dir(str(path / "repositories"))
-    try:
-        with ix.searcher() as searcher:
-            leaves = searcher.leaf_searchers()
-            assert any(leaf.reader().has_deletions() for leaf, _ in leaves)
-            for leaf, _ in leaves:
-                reader = leaf.reader()
-                lengths = partial(indexer.ranking._length_bytes, reader)
-                node = compile_query(COMPILED[name], leaf, str(reader.segment().segment_id()), lengths, Scorers(searcher))
-                assert node is not None
-                assert node.scores(None) == whoosh_scores(COMPILED[name], leaf, searcher)
-    finally:
-        ix.close()
+    with repository_searcher(segmented[1]) as searcher:
+        leaves = searcher.leaf_searchers()
+        assert any(leaf.reader().has_deletions() for leaf, _ in leaves)
+        for leaf, _ in leaves:
+            node = compiled(COMPILED[name], leaf, searcher)
+            assert node is not None
+            assert node.scores(None) == whoosh_scores(COMPILED[name], leaf, searcher)
 
 
 def test_queries_it_does_not_compile_are_left_to_whoosh(segmented: tuple[SearchIndex, Path]) -> None:
-    _, path = segmented
-    ix = whoosh_index.open_dir(str(path / "repositories"))
-    try:
-        with ix.searcher() as searcher:
-            leaf, _ = searcher.leaf_searchers()[0]
-            segment = str(leaf.reader().segment().segment_id())
-            lengths = partial(indexer.ranking._length_bytes, leaf.reader())
-            for query in (Prefix("text", "c"), Or([Term("text", "data"), Term("text", "librari"), Term("name", "tools")])):
-                assert compile_query(query, leaf, segment, lengths, Scorers(searcher)) is None
-    finally:
-        ix.close()
+    with repository_searcher(segmented[1]) as searcher:
+        leaf, _ = searcher.leaf_searchers()[0]
+        for query in (Prefix("text", "c"), Or([Term("text", "data"), Term("text", "librari"), Term("name", "tools")])):
+            assert compiled(query, leaf, searcher) is None
 
 
 def matcher_shape(matcher: Any) -> tuple[Any, ...]:
@@ -306,14 +303,7 @@ def node_shape(node: Any) -> tuple[Any, ...]:
 def test_compiled_queries_pair_their_parts_as_whoosh_does(segmented: tuple[SearchIndex, Path], name: str) -> None:
     # The same trees (a float sum depends on how it is grouped), ties in Whoosh's size estimates
     # broken as Whoosh breaks them: by each matcher's class.
-    _, path = segmented
-    ix = whoosh_index.open_dir(str(path / "repositories"))
-    try:
-        with ix.searcher() as searcher:
-            for leaf, _ in searcher.leaf_searchers():
-                reader = leaf.reader()
-                lengths = partial(indexer.ranking._length_bytes, reader)
-                node = compile_query(COMPILED[name], leaf, str(reader.segment().segment_id()), lengths, Scorers(searcher))
-                assert node_shape(node) == matcher_shape(COMPILED[name].matcher(leaf, searcher.context()))
-    finally:
-        ix.close()
+    with repository_searcher(segmented[1]) as searcher:
+        for leaf, _ in searcher.leaf_searchers():
+            node = compiled(COMPILED[name], leaf, searcher)
+            assert node_shape(node) == matcher_shape(COMPILED[name].matcher(leaf, searcher.context()))
